@@ -1,0 +1,329 @@
+// Command deploy ships a web application from a laptop to servers over SSH.
+// This file is the CLI wiring only: flags, commands and exit codes. The
+// work is done in package deploy.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/deploy-tool/deploy/deploy"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Exit codes, as README.md documents them.
+const (
+	exitOK        = 0
+	exitFailed    = 1 // a step or a host failed
+	exitUsage     = 2 // bad usage or a bad Deployfile
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+}
+
+// usageError is a mistake on the command line: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// run is the whole CLI, from arguments to exit status, so tests can drive
+// it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, reorderArgs(app, args))
+	if err == nil {
+		return exitOK
+	}
+	st := deploy.NewStyle(stderr, slices.Contains(args, "--no-color"))
+	asJSON := slices.Contains(args, "--json")
+
+	var list deploy.ErrorList
+	switch {
+	case errors.As(err, &list):
+		if asJSON {
+			writeJSONErrors(stdout, list)
+		}
+		deploy.WriteErrors(stderr, st, list)
+		return exitUsage
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "%s %v\n%s\n", st.Red("deploy:"), err, st.Faint("Run `deploy help` for usage."))
+		return exitUsage
+	}
+	// urfave/cli's own errors (a bad flag, an unknown help topic) are
+	// usage errors whatever code it picked.
+	var coder cli.ExitCoder
+	if errors.As(err, &coder) || strings.HasPrefix(err.Error(), "flag provided but not defined") {
+		fmt.Fprintf(stderr, "%s %v\n", st.Red("deploy:"), err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "%s %v\n", st.Red("deploy:"), err)
+	return exitFailed
+}
+
+func writeJSONErrors(w io.Writer, list deploy.ErrorList) {
+	enc := json.NewEncoder(w)
+	for _, e := range list {
+		enc.Encode(struct {
+			Event string `json:"event"`
+			*deploy.Error
+		}{"error", e})
+	}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "deploy",
+		Usage: "ship a web application to your servers over SSH",
+		UsageText: "deploy [global options] TARGET            run the default task on a group or host\n" +
+			"deploy [global options] COMMAND [arguments]",
+		Description: "Reads a Deployfile (TOML) of tasks and host groups. See README.md and deployfile.example.toml.",
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		HideVersion: true,
+		Suggest:     true,
+		// --var a=b,c is one value, not two.
+		DisableSliceFlagSeparator: true,
+		EnableBashCompletion:      true,
+		// Exit codes are decided in run(), in one place.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "Deployfile", EnvVars: []string{"DEPLOYFILE"},
+				Usage: "read the Deployfile `FILE`"},
+			&cli.StringSliceFlag{Name: "var", Usage: "set a variable, `NAME=VALUE`; repeatable; wins over the Deployfile"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON, one object a line, for machines"},
+			&cli.BoolFlag{Name: "no-color", Usage: "no colours (the NO_COLOR environment variable works too)"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to confirmations"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			name := c.Args().First()
+			var names []string
+			for _, cmd := range c.App.Commands {
+				names = append(names, cmd.Names()...)
+			}
+			if s := cli.SuggestCommand(c.App.Commands, name); s != "" {
+				return usagef("%q is not a deploy command; did you mean %q?", name, s)
+			}
+			return usagef("%q is not a deploy command (commands: %s)", name, strings.Join(names, ", "))
+		},
+		Commands: []*cli.Command{
+			{
+				Name:         "tasks",
+				Usage:        "list the tasks with their descriptions and steps",
+				Action:       cmdTasks,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:         "hosts",
+				Usage:        "list the hosts of a group (user, host, port), or of every group",
+				ArgsUsage:    "[GROUP]",
+				Action:       cmdHosts,
+				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:         "check",
+				Usage:        "load and validate the Deployfile without connecting anywhere",
+				Action:       cmdCheck,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:  "init",
+				Usage: "write a commented starter Deployfile for the Django project here",
+				Description: "Writes ./Deployfile (or -f FILE), filled in from manage.py and the git repository.\n" +
+					"It never overwrites an existing file.",
+				Action:       cmdInit,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:         "version",
+				Usage:        "print the version",
+				Action:       cmdVersion,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:      "completion",
+				Usage:     "print a shell completion script (bash, zsh or fish)",
+				ArgsUsage: "bash|zsh|fish",
+				Description: "bash: source <(deploy completion bash)\n" +
+					"zsh:  source <(deploy completion zsh)\n" +
+					"fish: deploy completion fish | source",
+				Action:       cmdCompletion,
+				OnUsageError: usageErr,
+			},
+		},
+	}
+}
+
+func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+
+// loadDeployfile reads the file named by -f with the --var overrides.
+func loadDeployfile(c *cli.Context) (*deploy.Deployfile, error) {
+	vars := map[string]string{}
+	for _, kv := range c.StringSlice("var") {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, usagef("--var %q: write --var NAME=VALUE", kv)
+		}
+		vars[name] = value
+	}
+	return deploy.Load(c.String("file"), deploy.LoadOptions{Vars: vars})
+}
+
+func style(c *cli.Context) deploy.Style {
+	return deploy.NewStyle(c.App.Writer, c.Bool("no-color"))
+}
+
+func maxArgs(c *cli.Context, n int) error {
+	if c.NArg() > n {
+		return usagef("%s: unexpected argument %q (usage: deploy %s %s)", c.Command.Name, c.Args().Get(n), c.Command.Name, c.Command.ArgsUsage)
+	}
+	return nil
+}
+
+func cmdTasks(c *cli.Context) error {
+	if err := maxArgs(c, 0); err != nil {
+		return err
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	return deploy.WriteTasks(c.App.Writer, style(c), df, c.Bool("json"))
+}
+
+func cmdHosts(c *cli.Context) error {
+	if err := maxArgs(c, 1); err != nil {
+		return err
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	if err := deploy.WriteHosts(c.App.Writer, style(c), df, c.Args().First(), c.Bool("json")); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+func cmdCheck(c *cli.Context) error {
+	if err := maxArgs(c, 0); err != nil {
+		return err
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(c.App.Writer).Encode(map[string]any{
+			"event": "check", "file": df.File, "ok": true,
+			"groups": len(df.GroupOrder), "hosts": len(df.Hosts()), "tasks": len(df.TaskOrder)})
+	}
+	st := style(c)
+	_, err = fmt.Fprintf(c.App.Writer, "%s %s: %s\n", st.Green("ok"), df.File, df.Summary())
+	return err
+}
+
+func cmdInit(c *cli.Context) error {
+	if err := maxArgs(c, 0); err != nil {
+		return err
+	}
+	path := c.String("file")
+	if err := deploy.Init(c.Context, path); err != nil {
+		if errors.Is(err, deploy.ErrExists) {
+			return usageError{err.Error()}
+		}
+		return fmt.Errorf("init: %w", err)
+	}
+	st := style(c)
+	_, err := fmt.Fprintf(c.App.Writer, "%s %s\nNext: edit the hosts, then `deploy check` and `deploy tasks`.\n", st.Green("wrote"), path)
+	return err
+}
+
+func cmdVersion(c *cli.Context) error {
+	v := version
+	if v == "" {
+		v = "(devel)"
+		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+			v = info.Main.Version
+		}
+	}
+	_, err := fmt.Fprintf(c.App.Writer, "deploy %s %s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return err
+}
+
+// completeGroups offers the Deployfile's groups; it stays silent when the
+// file does not load, as a completion must.
+func completeGroups(c *cli.Context) {
+	if c.NArg() > 0 {
+		return
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return
+	}
+	for _, g := range df.GroupOrder {
+		fmt.Fprintln(c.App.Writer, g)
+	}
+}
+
+const bashCompletion = `# bash completion for deploy: source <(deploy completion bash)
+_deploy_complete() {
+  local cur opts
+  COMPREPLY=()
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  if [[ "$cur" == "-"* ]]; then
+    opts=$("${COMP_WORDS[@]:0:$COMP_CWORD}" "$cur" --generate-bash-completion 2>/dev/null)
+  else
+    opts=$("${COMP_WORDS[@]:0:$COMP_CWORD}" --generate-bash-completion 2>/dev/null)
+  fi
+  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  return 0
+}
+complete -o bashdefault -o default -F _deploy_complete deploy
+`
+
+func cmdCompletion(c *cli.Context) error {
+	if err := maxArgs(c, 1); err != nil {
+		return err
+	}
+	switch shell := c.Args().First(); shell {
+	case "bash":
+		_, err := io.WriteString(c.App.Writer, bashCompletion)
+		return err
+	case "zsh":
+		_, err := io.WriteString(c.App.Writer, "# zsh completion for deploy: source <(deploy completion zsh)\n"+
+			"autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n"+bashCompletion)
+		return err
+	case "fish":
+		script, err := c.App.ToFishCompletion()
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(c.App.Writer, script)
+		return err
+	default:
+		return usagef("completion: name a shell: bash, zsh or fish")
+	}
+}
