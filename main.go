@@ -25,9 +25,9 @@ var version = ""
 
 // Exit codes, as README.md documents them.
 const (
-	exitOK        = 0
-	exitFailed    = 1 // a step or a host failed
-	exitUsage     = 2 // bad usage or a bad Deployfile
+	exitOK     = 0
+	exitFailed = 1 // a step or a host failed
+	exitUsage  = 2 // bad usage or a bad Deployfile
 )
 
 func main() {
@@ -95,7 +95,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:      stdout,
 		ErrWriter:   stderr,
 		HideVersion: true,
-		Suggest:     true,
+		// urfave/cli's own help command is one package-level value that
+		// each App mutates; ours is made per App (see cmdHelp).
+		HideHelpCommand: true,
+		Suggest:         true,
 		// --var a=b,c is one value, not two.
 		DisableSliceFlagSeparator: true,
 		EnableBashCompletion:      true,
@@ -123,7 +126,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				names = append(names, cmd.Names()...)
 			}
 			if s := cli.SuggestCommand(c.App.Commands, name); s != "" {
-				return usagef("%q is not a deploy command; did you mean %q?", name, s)
+				return usagef("%q is not a deploy command. %s", name, s)
 			}
 			return usagef("%q is not a deploy command (commands: %s)", name, strings.Join(names, ", "))
 		},
@@ -160,6 +163,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:         "version",
 				Usage:        "print the version",
 				Action:       cmdVersion,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:         "help",
+				Aliases:      []string{"h"},
+				Usage:        "show the commands, or one command's help",
+				ArgsUsage:    "[COMMAND]",
+				Action:       cmdHelp,
 				OnUsageError: usageErr,
 			},
 			{
@@ -259,6 +270,20 @@ func cmdInit(c *cli.Context) error {
 	st := style(c)
 	_, err := fmt.Fprintf(c.App.Writer, "%s %s\nNext: edit the hosts, then `deploy check` and `deploy tasks`.\n", st.Green("wrote"), path)
 	return err
+}
+
+func cmdHelp(c *cli.Context) error {
+	if err := maxArgs(c, 1); err != nil {
+		return err
+	}
+	name := c.Args().First()
+	if name == "" {
+		return cli.ShowAppHelp(c)
+	}
+	if c.App.Command(name) == nil {
+		return usagef("help: no command %q", name)
+	}
+	return cli.ShowCommandHelp(c.Lineage()[1], name)
 }
 
 func cmdVersion(c *cli.Context) error {
