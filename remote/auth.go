@@ -1,0 +1,149 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// keyring gathers the signers to authenticate with: the ssh-agent's first,
+// then key files. A key file is read once per run; a passphrase is asked
+// once per file, and only when there is a way to ask.
+type keyring struct {
+	agentSocket string
+	passphrase  func(file string) ([]byte, error) // nil: no way to ask
+
+	mu        sync.Mutex
+	agentOnce sync.Once
+	agentConn net.Conn
+	agent     agent.ExtendedAgent
+	agentErr  error
+	files     map[string]fileKey
+}
+
+type fileKey struct {
+	signer ssh.Signer
+	// skipped says why a key file that exists gave no signer.
+	skipped string
+}
+
+// signers returns the agent's signers, then those of the key files that
+// load. notes says what was skipped, for the error when nothing works.
+func (k *keyring) signers(files []string) (signers []ssh.Signer, notes []string) {
+	if a := k.agentClient(); a != nil {
+		if s, err := a.Signers(); err == nil {
+			signers = append(signers, s...)
+		} else {
+			notes = append(notes, "ssh-agent: "+err.Error())
+		}
+	} else if k.agentErr != nil {
+		notes = append(notes, "ssh-agent: "+k.agentErr.Error())
+	}
+	for _, f := range files {
+		fk, ok := k.load(f)
+		if !ok {
+			continue
+		}
+		if fk.signer != nil {
+			signers = append(signers, fk.signer)
+		} else {
+			notes = append(notes, fk.skipped)
+		}
+	}
+	return signers, notes
+}
+
+func (k *keyring) agentClient() agent.ExtendedAgent {
+	k.agentOnce.Do(func() {
+		if k.agentSocket == "" {
+			return
+		}
+		conn, err := net.Dial("unix", k.agentSocket)
+		if err != nil {
+			k.agentErr = fmt.Errorf("cannot reach SSH_AUTH_SOCK %s: %w", k.agentSocket, err)
+			return
+		}
+		k.agentConn, k.agent = conn, agent.NewClient(conn)
+	})
+	return k.agent
+}
+
+// load reads one key file; ok is false when the file does not exist.
+func (k *keyring) load(file string) (fileKey, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.files == nil {
+		k.files = map[string]fileKey{}
+	}
+	if fk, ok := k.files[file]; ok {
+		return fk, true
+	}
+	pem, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileKey{}, false
+	}
+	var fk fileKey
+	switch {
+	case err != nil:
+		fk.skipped = fmt.Sprintf("key %s: %v", file, err)
+	default:
+		fk.signer, err = ssh.ParsePrivateKey(pem)
+		var missing *ssh.PassphraseMissingError
+		switch {
+		case errors.As(err, &missing) && k.passphrase != nil:
+			pass, perr := k.passphrase(file)
+			if perr != nil {
+				fk.skipped = fmt.Sprintf("key %s: %v", file, perr)
+				break
+			}
+			fk.signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, pass)
+			if err != nil {
+				fk.skipped = fmt.Sprintf("key %s: %v", file, err)
+			}
+		case errors.As(err, &missing):
+			fk.skipped = fmt.Sprintf("key %s is passphrase-protected and there is no terminal to ask on: add it to ssh-agent (ssh-add %s)", file, file)
+		case err != nil:
+			fk.skipped = fmt.Sprintf("key %s: %v", file, err)
+		}
+	}
+	k.files[file] = fk
+	return fk, true
+}
+
+// Close lets go of the agent connection.
+func (k *keyring) Close() error {
+	if k.agentConn != nil {
+		return k.agentConn.Close()
+	}
+	return nil
+}
+
+// defaultIdentityFiles are OpenSSH's, tried when ssh_config and the caller
+// name none.
+func defaultIdentityFiles(home string) []string {
+	var out []string
+	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		out = append(out, filepath.Join(home, ".ssh", n))
+	}
+	return out
+}
+
+// authError explains a failed login: who, with what, and what was skipped.
+func authError(e *endpoint, tried int, notes []string, err error) error {
+	msg := fmt.Sprintf("authentication as %s on %s failed: the host accepted none of %d keys (agent and key files)", e.user, e.addr(), tried)
+	if tried == 0 {
+		msg = fmt.Sprintf("authentication as %s on %s failed: no keys to offer — start ssh-agent and ssh-add a key, or set IdentityFile", e.user, e.addr())
+	}
+	if len(notes) > 0 {
+		msg += "; " + strings.Join(notes, "; ")
+	}
+	return fmt.Errorf("%s (%w)", msg, err)
+}

@@ -1,0 +1,135 @@
+// Package remote runs commands and copies files on hosts, over SSH or on
+// this machine, behind one small interface. It knows nothing of
+// Deployfiles.
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Conn is one host: run commands on it, copy files to it.
+type Conn interface {
+	// Run runs cmd and waits for it. A command that ran and exited
+	// non-zero gives an *ExitError; any other error means it could not be
+	// run or its host was lost. When ctx ends, the command is signalled
+	// so that nothing keeps running on the host.
+	Run(ctx context.Context, cmd *Cmd) error
+	// Upload copies a local file or directory (recursively) to dest on the
+	// host. Each file is written under a temporary name and renamed into
+	// place, so a reader never sees half a file; modes are kept.
+	Upload(ctx context.Context, local, dest string) error
+	// Close releases what the Conn holds.
+	Close() error
+}
+
+// Cmd is a command to run on a host.
+type Cmd struct {
+	// Script is shell text, run by sh with `set -e`: a failing line stops
+	// it, and `cd` on one line holds for the next. It travels on the
+	// session's stdin, not in a command line `ps` on the host would show.
+	Script string
+	// Env is exported before the script runs; like the script, it is not
+	// visible in `ps`.
+	Env map[string]string
+	// Stdout and Stderr receive the command's output; nil discards it.
+	Stdout, Stderr io.Writer
+	// Sudo runs the script as SudoUser (root when empty) through sudo.
+	Sudo     bool
+	SudoUser string
+	// TTY asks for a terminal. It merges stderr into stdout and puts the
+	// script in the command line, so it is off unless a command needs it.
+	TTY bool
+}
+
+// ExitError is a command that ran and did not exit 0.
+type ExitError struct {
+	Status int    // exit status; 128+n for a signal n, as sh reports it
+	Signal string // the signal that ended it, if one did
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return fmt.Sprintf("killed by signal %s", e.Signal)
+	}
+	return fmt.Sprintf("exit status %d", e.Status)
+}
+
+// script is what sh reads on stdin: the environment, then the user's
+// script in braces with its stdin from /dev/null. The braces make sh read
+// the whole script before running any of it, so a command that reads its
+// stdin (cat, a prompt) cannot eat the lines after it.
+func (c *Cmd) script() (string, error) {
+	var b strings.Builder
+	b.WriteString("set -e\n")
+	names := make([]string, 0, len(c.Env))
+	for n := range c.Env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !validEnvName(n) {
+			return "", fmt.Errorf("environment variable name %q is not valid", n)
+		}
+		v, err := Quote(c.Env[n])
+		if err != nil {
+			return "", fmt.Errorf("environment variable %s: %w", n, err)
+		}
+		fmt.Fprintf(&b, "export %s=%s\n", n, v)
+	}
+	b.WriteString("{\n")
+	b.WriteString(c.Script)
+	b.WriteString("\n} </dev/null\n")
+	return b.String(), nil
+}
+
+// shellCommand is the command line started on the host. With TTY the
+// script must be in it: the terminal is the session's stdin.
+func (c *Cmd) shellCommand() (string, error) {
+	shell := "sh -s"
+	if c.TTY {
+		s, err := c.script()
+		if err != nil {
+			return "", err
+		}
+		q, err := Quote(s)
+		if err != nil {
+			return "", err
+		}
+		shell = "sh -c " + q
+	}
+	if !c.Sudo {
+		return shell, nil
+	}
+	user := c.SudoUser
+	if user == "" {
+		user = "root"
+	}
+	q, err := Quote(user)
+	if err != nil {
+		return "", err
+	}
+	return "sudo -n -u " + q + " -- " + shell, nil
+}
+
+func validEnvName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i, c := range n {
+		if c != '_' && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

@@ -1,0 +1,71 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+
+	"github.com/pkg/sftp"
+)
+
+// Upload copies a file or directory tree to dest over SFTP. Each file is
+// written to a temporary name, given its mode, then renamed over dest with
+// posix-rename@openssh.com, so readers see the old file or the new one.
+func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
+	release, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	client, err := sftp.NewClient(c.pc.client, sftp.UseConcurrentWrites(true))
+	if err != nil {
+		return fmt.Errorf("sftp on %s: %w", c.name, err)
+	}
+	defer client.Close()
+	stop := context.AfterFunc(ctx, func() { client.Close() })
+	defer stop()
+	if err := walkUpload(ctx, local, dest, sftpFS{client}); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("on %s: %w", c.name, err)
+	}
+	return nil
+}
+
+type sftpFS struct{ c *sftp.Client }
+
+func (s sftpFS) MkdirAll(dir string, mode fs.FileMode) error {
+	if err := s.c.MkdirAll(dir); err != nil {
+		return err
+	}
+	return s.c.Chmod(dir, mode)
+}
+
+func (s sftpFS) WriteFile(dest string, r io.Reader, mode fs.FileMode) error {
+	if err := s.c.MkdirAll(path.Dir(dest)); err != nil {
+		return err
+	}
+	tmp := tempName(dest)
+	f, err := s.c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return err
+	}
+	_, err = f.ReadFrom(r)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.c.PosixRename(tmp, dest)
+	}
+	if err != nil {
+		s.c.Remove(tmp)
+	}
+	return err
+}

@@ -1,0 +1,427 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Options configure SSH connections. The zero value reads ~/.ssh/config,
+// ~/.ssh/known_hosts and the default key files, uses $SSH_AUTH_SOCK, and
+// refuses unknown host keys.
+type Options struct {
+	// ConfigFile is an ssh_config to read instead of ~/.ssh/config and
+	// /etc/ssh/ssh_config.
+	ConfigFile string
+	// KnownHostsFiles replace ssh_config's UserKnownHostsFile and
+	// ~/.ssh/known_hosts. New keys are written to the first.
+	KnownHostsFiles []string
+	// AcceptNewHostKeys records the key of a host not seen before instead
+	// of refusing it (OpenSSH's StrictHostKeyChecking=accept-new). A
+	// changed key is refused regardless.
+	AcceptNewHostKeys bool
+	// IdentityFiles are tried after ssh_config's IdentityFile entries.
+	IdentityFiles []string
+	// AgentSocket is the ssh-agent to ask first; "" uses $SSH_AUTH_SOCK.
+	// "none" uses no agent.
+	AgentSocket string
+	// Passphrase asks for a key file's passphrase; nil never asks, and a
+	// passphrase-protected key is skipped with a note.
+	Passphrase func(file string) ([]byte, error)
+	// ConnectTimeout bounds dialling and the handshake; default 15s.
+	ConnectTimeout time.Duration
+	// KeepaliveInterval sends a keepalive this often and drops a
+	// connection that misses three; default 15s, negative disables.
+	KeepaliveInterval time.Duration
+	// MaxHandshakes bounds the handshakes in flight, so that a large
+	// fleet or a shared bastion does not trip sshd's MaxStartups
+	// (default 10:30:100); default 8.
+	MaxHandshakes int
+	// MaxSessions bounds the commands running at once over one
+	// connection; sshd's MaxSessions defaults to 10.
+	MaxSessions int
+}
+
+// Pool holds one SSH connection per host for a whole run; sessions are
+// multiplexed over it, and hosts behind the same jump host share one
+// connection to it. It is safe for concurrent use.
+type Pool struct {
+	opts   Options
+	config *sshConfig
+	keys   *keyring
+	shakes chan struct{}
+
+	mu       sync.Mutex
+	clients  map[string]*pooledClient
+	hostKeys map[string]*hostKeys // by known_hosts file list
+	closed   bool
+}
+
+type pooledClient struct {
+	ready    chan struct{} // closed once client or err is set
+	client   *ssh.Client
+	sessions chan struct{}
+	err      error
+}
+
+// NewPool reads ssh_config and known_hosts; it connects to nothing yet.
+func NewPool(opts Options) (*Pool, error) {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 15 * time.Second
+	}
+	if opts.KeepaliveInterval == 0 {
+		opts.KeepaliveInterval = 15 * time.Second
+	}
+	if opts.MaxHandshakes <= 0 {
+		opts.MaxHandshakes = 8
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 10
+	}
+	switch opts.AgentSocket {
+	case "":
+		opts.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+	case "none":
+		opts.AgentSocket = ""
+	}
+	cfg, err := loadSSHConfig(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Pool{
+		opts:     opts,
+		config:   cfg,
+		keys:     &keyring{agentSocket: opts.AgentSocket, passphrase: opts.Passphrase},
+		shakes:   make(chan struct{}, opts.MaxHandshakes),
+		clients:  map[string]*pooledClient{},
+		hostKeys: map[string]*hostKeys{},
+	}, nil
+}
+
+// Dial returns a Conn to target, connecting on first use and sharing the
+// connection afterwards.
+func (p *Pool) Dial(ctx context.Context, target Target) (Conn, error) {
+	e, err := p.config.resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := p.client(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return &sshConn{pool: p, pc: pc, name: target.String()}, nil
+}
+
+// Close closes every connection of the pool.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	clients := p.clients
+	p.clients = map[string]*pooledClient{}
+	p.mu.Unlock()
+	var errs []error
+	for _, pc := range clients {
+		<-pc.ready
+		if pc.client != nil {
+			if err := pc.client.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	errs = append(errs, p.keys.Close())
+	return errors.Join(errs...)
+}
+
+// client returns the shared connection for e, dialling it (and its jump
+// hosts) the first time; concurrent callers wait for the one dial.
+func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
+	key := e.key()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("ssh pool is closed")
+	}
+	pc, ok := p.clients[key]
+	if !ok {
+		pc = &pooledClient{ready: make(chan struct{}), sessions: make(chan struct{}, p.opts.MaxSessions)}
+		p.clients[key] = pc
+	}
+	p.mu.Unlock()
+	if ok {
+		select {
+		case <-pc.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return pc, pc.err
+	}
+
+	pc.client, pc.err = p.dial(ctx, e)
+	if pc.err != nil {
+		// Forget the failure so that a later call may try again.
+		p.mu.Lock()
+		delete(p.clients, key)
+		p.mu.Unlock()
+	} else {
+		p.keepalive(pc.client, key)
+	}
+	close(pc.ready)
+	return pc, pc.err
+}
+
+func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
+	timeout := p.opts.ConnectTimeout
+	if e.connectTime > 0 {
+		timeout = e.connectTime
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var conn net.Conn
+	var err error
+	if len(e.jumps) == 0 {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", e.addr())
+	} else {
+		// The last hop's connection, itself reached through the hops
+		// before it, carries the TCP connection to the target.
+		last := e.jumps[len(e.jumps)-1]
+		je, rerr := p.config.resolve(last)
+		if rerr != nil {
+			return nil, rerr
+		}
+		je.jumps = e.jumps[:len(e.jumps)-1]
+		jc, jerr := p.client(ctx, je)
+		if jerr != nil {
+			return nil, fmt.Errorf("jump host %s: %w", last, jerr)
+		}
+		conn, err = jc.client.DialContext(ctx, "tcp", e.addr())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", e.addr(), err)
+	}
+
+	// Handshakes wait their turn; a connection of a jump host is shared,
+	// so this bounds the logins a bastion sees at once.
+	select {
+	case p.shakes <- struct{}{}:
+	case <-ctx.Done():
+		conn.Close()
+		return nil, fmt.Errorf("connect to %s: %w", e.addr(), ctx.Err())
+	}
+	defer func() { <-p.shakes }()
+
+	hk, err := p.hostKeysFor(e)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	files := append(append([]string(nil), e.identityFiles...), p.opts.IdentityFiles...)
+	if len(files) == 0 {
+		files = defaultIdentityFiles(p.config.home)
+	}
+	signers, notes := p.keys.signers(files)
+	acceptNew := p.opts.AcceptNewHostKeys || e.strict == "accept-new" || e.strict == "no" || e.strict == "off"
+	cfg := &ssh.ClientConfig{
+		User:              e.user,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		HostKeyCallback:   hk.callback(acceptNew),
+		HostKeyAlgorithms: hk.algorithms(e.addr()),
+		Timeout:           timeout,
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	// A cancelled context must interrupt a handshake that hangs.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	cc, chans, reqs, err := ssh.NewClientConn(conn, e.addr(), cfg)
+	stop()
+	if err != nil {
+		conn.Close()
+		var hkErr *HostKeyError
+		switch {
+		case errors.As(err, &hkErr):
+			return nil, hkErr
+		case strings.Contains(err.Error(), "unable to authenticate"):
+			return nil, authError(e, len(signers), notes, err)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), ctx.Err())
+		}
+		return nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), err)
+	}
+	conn.SetDeadline(time.Time{})
+	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// hostKeysFor returns the known_hosts checker for e: the caller's files,
+// else ssh_config's, else ~/.ssh/known_hosts. Checkers are shared by the
+// hosts that use the same files.
+func (p *Pool) hostKeysFor(e *endpoint) (*hostKeys, error) {
+	files := p.opts.KnownHostsFiles
+	if len(files) == 0 {
+		files = e.knownHosts
+	}
+	if len(files) == 0 {
+		files = []string{filepath.Join(p.config.home, ".ssh", "known_hosts")}
+	}
+	key := strings.Join(files, "\x00")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if hk, ok := p.hostKeys[key]; ok {
+		return hk, nil
+	}
+	hk, err := newHostKeys(files)
+	if err != nil {
+		return nil, err
+	}
+	p.hostKeys[key] = hk
+	return hk, nil
+}
+
+// keepalive sends keepalive@openssh.com requests and closes a connection
+// that misses three in a row, so a dead host fails its commands instead of
+// hanging them.
+func (p *Pool) keepalive(c *ssh.Client, key string) {
+	interval := p.opts.KeepaliveInterval
+	if interval < 0 {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		c.Wait()
+		close(done)
+	}()
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		missed := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			reply := make(chan error, 1)
+			go func() {
+				_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+				reply <- err
+			}()
+			select {
+			case err := <-reply:
+				if err != nil {
+					return // the connection is gone already
+				}
+				missed = 0
+			case <-time.After(interval):
+				missed++
+			}
+			if missed >= 3 {
+				c.Close()
+				return
+			}
+		}
+	}()
+}
+
+// sshConn is one host reached through the pool.
+type sshConn struct {
+	pool *Pool
+	pc   *pooledClient
+	name string
+}
+
+var _ Conn = (*sshConn)(nil)
+
+// Close does nothing: the pool owns the connection, which other Conns
+// to the same host share.
+func (c *sshConn) Close() error { return nil }
+
+func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
+	script, err := cmd.script()
+	if err != nil {
+		return err
+	}
+	command, err := cmd.shellCommand()
+	if err != nil {
+		return err
+	}
+	release, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s, err := c.pc.client.NewSession()
+	if err != nil {
+		return fmt.Errorf("open session on %s: %w", c.name, err)
+	}
+	defer s.Close()
+	s.Stdout, s.Stderr = orDiscard(cmd.Stdout), orDiscard(cmd.Stderr)
+	if cmd.TTY {
+		if err := s.RequestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
+			return fmt.Errorf("terminal on %s: %w", c.name, err)
+		}
+	} else {
+		s.Stdin = strings.NewReader(script)
+	}
+	if err := s.Start(command); err != nil {
+		return fmt.Errorf("start on %s: %w", c.name, err)
+	}
+
+	waited := make(chan error, 1)
+	go func() { waited <- s.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		// Signal the command's process group, give it a moment, then
+		// close the channel; the connection stays up for the others.
+		_ = s.Signal(ssh.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(killGrace):
+			_ = s.Signal(ssh.SIGKILL)
+		}
+		s.Close()
+		return ctx.Err()
+	}
+	var exit *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exit):
+		if sig := exit.Signal(); sig != "" {
+			return &ExitError{Status: 128 + signalNumber(sig), Signal: "SIG" + sig}
+		}
+		return &ExitError{Status: exit.ExitStatus()}
+	case errors.As(err, &missing):
+		return fmt.Errorf("connection to %s lost while the command ran", c.name)
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("connection to %s lost while the command ran", c.name)
+	}
+	return fmt.Errorf("run on %s: %w", c.name, err)
+}
+
+// session takes one of the connection's session slots.
+func (c *sshConn) session(ctx context.Context) (release func(), err error) {
+	select {
+	case c.pc.sessions <- struct{}{}:
+		return func() { <-c.pc.sessions }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func signalNumber(sig string) int {
+	n := map[string]int{"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
+		"SEGV": 11, "PIPE": 13, "ALRM": 14, "TERM": 15, "USR1": 10, "USR2": 12}[sig]
+	return n
+}
