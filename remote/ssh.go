@@ -47,7 +47,7 @@ type Options struct {
 	// (default 10:30:100); default 8.
 	MaxHandshakes int
 	// MaxSessions bounds the commands running at once over one
-	// connection; sshd's MaxSessions defaults to 10.
+	// connection; default 8, under sshd's default MaxSessions of 10.
 	MaxSessions int
 }
 
@@ -85,7 +85,7 @@ func NewPool(opts Options) (*Pool, error) {
 		opts.MaxHandshakes = 8
 	}
 	if opts.MaxSessions <= 0 {
-		opts.MaxSessions = 10
+		opts.MaxSessions = 8
 	}
 	switch opts.AgentSocket {
 	case "":
@@ -359,9 +359,9 @@ func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
 		return err
 	}
 	defer release()
-	s, err := c.pc.client.NewSession()
+	s, err := c.newSession(ctx)
 	if err != nil {
-		return fmt.Errorf("open session on %s: %w", c.name, err)
+		return err
 	}
 	defer s.Close()
 	s.Stdout, s.Stderr = orDiscard(cmd.Stdout), orDiscard(cmd.Stderr)
@@ -408,6 +408,29 @@ func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
 		return fmt.Errorf("connection to %s lost while the command ran", c.name)
 	}
 	return fmt.Errorf("run on %s: %w", c.name, err)
+}
+
+// newSession opens a session, retrying a refusal for a moment: sshd counts
+// a closed session until its close handshake is done, so a slot freed
+// here may still be taken there.
+func (c *sshConn) newSession(ctx context.Context) (*ssh.Session, error) {
+	delay := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		s, err := c.pc.client.NewSession()
+		var refused *ssh.OpenChannelError
+		if err == nil || !errors.As(err, &refused) || attempt == 8 {
+			if err != nil {
+				return nil, fmt.Errorf("open session on %s: %w", c.name, err)
+			}
+			return s, nil
+		}
+		select {
+		case <-time.After(delay):
+			delay *= 2
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // session takes one of the connection's session slots.
