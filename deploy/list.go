@@ -1,0 +1,219 @@
+package deploy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// StepSummary is one step as `deploy tasks` shows it.
+type StepSummary struct {
+	Kind      StepKind `json:"kind"`
+	Arg       string   `json:"arg"`
+	Name      string   `json:"name,omitempty"`
+	Modifiers []string `json:"modifiers,omitempty"`
+}
+
+// TaskSummary is one task as `deploy tasks` shows it.
+type TaskSummary struct {
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	Default     bool          `json:"default,omitempty"`
+	Steps       []StepSummary `json:"steps"`
+}
+
+// Modifiers describes the options set on a step, for listings: on web,
+// once, serial 2, sudo, timeout 2m0s, unless "…". Env values are not shown:
+// they may hold secrets.
+func (s *Step) Modifiers() []string {
+	var out []string
+	add := func(cond bool, text string) {
+		if cond {
+			out = append(out, text)
+		}
+	}
+	add(s.On != "", "on "+s.On)
+	add(s.Once, "once")
+	add(s.Serial > 0, "serial "+strconv.Itoa(s.Serial))
+	add(s.Parallel > 0, "parallel "+strconv.Itoa(s.Parallel))
+	add(s.Sudo && s.SudoUser == "", "sudo")
+	add(s.SudoUser != "", "sudo "+s.SudoUser)
+	add(s.TTY, "tty")
+	add(s.Dir != "", "dir "+s.Dir)
+	if len(s.Env) > 0 {
+		names := make([]string, 0, len(s.Env))
+		for n := range s.Env {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		out = append(out, "env "+strings.Join(names, ","))
+	}
+	add(s.To != "", "to "+s.To)
+	add(s.Mode != "", "mode "+s.Mode)
+	add(s.Timeout > 0, "timeout "+s.Timeout.String())
+	add(s.OnFailure == OnFailureWait, "on_failure wait")
+	add(s.IgnoreErrors, "ignore_errors")
+	add(s.Unless != "", "unless "+strconv.Quote(firstLine(s.Unless, 40)))
+	add(s.OnlyIf != "", "only_if "+strconv.Quote(firstLine(s.OnlyIf, 40)))
+	add(s.Creates != "", "creates "+s.Creates)
+	return out
+}
+
+// TaskSummaries lists the tasks in file order.
+func (df *Deployfile) TaskSummaries() []TaskSummary {
+	out := make([]TaskSummary, 0, len(df.TaskOrder))
+	for _, name := range df.TaskOrder {
+		t := df.Tasks[name]
+		ts := TaskSummary{Name: name, Description: t.Description, Default: name == df.App.DefaultTask, Steps: []StepSummary{}}
+		for _, s := range t.Steps {
+			ts.Steps = append(ts.Steps, StepSummary{Kind: s.Kind, Arg: s.Arg, Name: s.Name, Modifiers: s.Modifiers()})
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// WriteTasks prints the tasks with their descriptions and steps.
+func WriteTasks(w io.Writer, st Style, df *Deployfile, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(df.TaskSummaries())
+	}
+	if len(df.TaskOrder) == 0 {
+		_, err := fmt.Fprintf(w, "%s defines no tasks: add a [tasks.NAME] table\n", df.File)
+		return err
+	}
+	for i, t := range df.TaskSummaries() {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		title := st.Bold(t.Name)
+		if t.Default {
+			title += st.Faint(" (default)")
+		}
+		if t.Description != "" {
+			title += "  " + t.Description
+		}
+		fmt.Fprintln(w, title)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for j, s := range t.Steps {
+			what := string(s.Kind) + " " + firstLine(s.Arg, 60)
+			if s.Name != "" {
+				what = s.Name + st.Faint(" ("+string(s.Kind)+")")
+			}
+			fmt.Fprintf(tw, "  %d.\t%s\t%s\n", j+1, what, st.Faint(strings.Join(s.Modifiers, ", ")))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HostSummary is one host as `deploy hosts` shows it, with the Deployfile's
+// defaults applied. An empty user or a zero port is left to ~/.ssh/config.
+type HostSummary struct {
+	Name   string   `json:"name"`
+	User   string   `json:"user,omitempty"`
+	Host   string   `json:"host"`
+	Port   int      `json:"port,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+}
+
+// HostSummaries lists a group's hosts, or all hosts when group is empty.
+func (df *Deployfile) HostSummaries(group string) []HostSummary {
+	hosts := df.Hosts()
+	if group != "" {
+		hosts = df.GroupHosts(group)
+	}
+	out := make([]HostSummary, 0, len(hosts))
+	for _, h := range hosts {
+		s := HostSummary{Name: h.Name, User: h.User, Host: h.Host, Port: h.Port}
+		if !h.Local() {
+			s.User = cmpOr(s.User, df.SSH.User)
+			if s.Port == 0 {
+				s.Port = df.SSH.Port
+			}
+		}
+		for _, g := range df.GroupOrder {
+			for _, x := range df.GroupHosts(g) {
+				if x == h {
+					s.Groups = append(s.Groups, g)
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// WriteHosts prints the hosts of a group, or every group and its hosts.
+func WriteHosts(w io.Writer, st Style, df *Deployfile, group string, asJSON bool) error {
+	if group != "" {
+		if _, ok := df.Groups[group]; !ok {
+			return fmt.Errorf("no group %q in %s — %s", group, df.File, df.targetsFix(group))
+		}
+	}
+	if asJSON {
+		if group != "" {
+			return json.NewEncoder(w).Encode(df.HostSummaries(group))
+		}
+		all := map[string][]HostSummary{}
+		for _, g := range df.GroupOrder {
+			all[g] = df.HostSummaries(g)
+		}
+		return json.NewEncoder(w).Encode(all)
+	}
+	groups := df.GroupOrder
+	if group != "" {
+		groups = []string{group}
+	}
+	if len(groups) == 0 {
+		_, err := fmt.Fprintf(w, "%s defines no host groups: add them under [hosts]\n", df.File)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Faint("GROUP"), st.Faint("NAME"), st.Faint("USER"), st.Faint("HOST"), st.Faint("PORT"))
+	defaulted := false
+	for _, g := range groups {
+		hosts := df.HostSummaries(g)
+		if len(hosts) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\n", st.Bold(g), st.Faint("(no hosts)"))
+		}
+		for _, h := range hosts {
+			user, port := h.User, strconv.Itoa(h.Port)
+			if h.Host == LocalHost {
+				user, port = "(you)", "(no ssh)"
+			}
+			if user == "" {
+				user, defaulted = "-", true
+			}
+			if port == "0" {
+				port, defaulted = "-", true
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Bold(g), h.Name, user, h.Host, port)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if defaulted {
+		fmt.Fprintln(w, st.Faint("-: from ~/.ssh/config, else your login name and port 22"))
+	}
+	return nil
+}
+
+// Summary is a one-line count of what the file defines.
+func (df *Deployfile) Summary() string {
+	return plural(len(df.GroupOrder), "group") + ", " + plural(len(df.hostOrder), "host") + ", " + plural(len(df.TaskOrder), "task")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}

@@ -1,0 +1,142 @@
+package deploy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Hosts returns every host of the file, in the order it first names them.
+func (df *Deployfile) Hosts() []*Host {
+	out := make([]*Host, len(df.hostOrder))
+	for i, n := range df.hostOrder {
+		out[i] = df.hosts[n]
+	}
+	return out
+}
+
+// Host returns the host of that name.
+func (df *Deployfile) Host(name string) (*Host, bool) {
+	h, ok := df.hosts[name]
+	return h, ok
+}
+
+// GroupHosts returns the hosts of a group, includes expanded, each once, in
+// the order the group lists them. The loader has refused include cycles.
+func (df *Deployfile) GroupHosts(name string) []*Host {
+	var out []*Host
+	seen := map[string]bool{}
+	var walk func(g *Group)
+	walk = func(g *Group) {
+		for _, m := range g.Members {
+			if m.Group != "" {
+				walk(df.Groups[m.Group])
+			} else if !seen[m.Host] {
+				seen[m.Host] = true
+				out = append(out, df.hosts[m.Host])
+			}
+		}
+	}
+	if g, ok := df.Groups[name]; ok {
+		walk(g)
+	}
+	return out
+}
+
+// Resolve turns a target — a group, a host name, or a comma list of them —
+// into its hosts, each once, in order.
+func (df *Deployfile) Resolve(target string) ([]*Host, error) {
+	var out []*Host
+	seen := map[string]bool{}
+	add := func(h *Host) {
+		if !seen[h.Name] {
+			seen[h.Name] = true
+			out = append(out, h)
+		}
+	}
+	for _, part := range strings.Split(target, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case part == "":
+			return nil, fmt.Errorf("target %q has an empty name; separate groups and hosts with single commas", target)
+		case df.Groups[part] != nil:
+			for _, h := range df.GroupHosts(part) {
+				add(h)
+			}
+		case df.hosts[part] != nil:
+			add(df.hosts[part])
+		case part == LocalHost:
+			add(&Host{Name: LocalHost, HostSpec: HostSpec{Host: LocalHost}})
+		default:
+			return nil, fmt.Errorf("%q is neither a group nor a host of %s — %s", part, df.File, df.targetsFix(part))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("target %q has no hosts — add hosts to it under [hosts] in %s", target, df.File)
+	}
+	return out, nil
+}
+
+func (df *Deployfile) targetsFix(name string) string {
+	names := append(slices.Clone(df.GroupOrder), df.hostOrder...)
+	if len(names) == 0 {
+		return "define groups under [hosts]"
+	}
+	if s := suggest(name, names); s != "" {
+		return fmt.Sprintf("did you mean %q? (groups: %s)", s, strings.Join(df.GroupOrder, ", "))
+	}
+	return "groups are " + strings.Join(df.GroupOrder, ", ")
+}
+
+// Confirm reports whether running on target needs a confirmation: when
+// any group it names, or includes, is marked confirm = true.
+func (df *Deployfile) Confirm(target string) bool {
+	var needs func(name string) bool
+	needs = func(name string) bool {
+		g, ok := df.Groups[name]
+		if !ok {
+			return false
+		}
+		if g.Confirm {
+			return true
+		}
+		for _, m := range g.Members {
+			if m.Group != "" && needs(m.Group) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, part := range strings.Split(target, ",") {
+		if needs(strings.TrimSpace(part)) {
+			return true
+		}
+	}
+	return false
+}
+
+// VarsFor returns the variables a host sees, by precedence: [vars], then
+// the vars of each group that holds the host (in file order, a later group
+// winning), then the host's own, then --var.
+func (df *Deployfile) VarsFor(h *Host) map[string]*Var {
+	out := map[string]*Var{}
+	for n, v := range df.Vars {
+		out[n] = v
+	}
+	for _, gname := range df.GroupOrder {
+		if !slices.ContainsFunc(df.GroupHosts(gname), func(x *Host) bool { return x.Name == h.Name }) {
+			continue
+		}
+		for n, v := range df.Groups[gname].Vars {
+			out[n] = v
+		}
+	}
+	for n, v := range h.Vars {
+		out[n] = v
+	}
+	for n, val := range df.Overrides {
+		secret := out[n] != nil && out[n].Secret
+		out[n] = &Var{Name: n, Value: val, Secret: secret}
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package deploy
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// validate checks what needs the whole file: references between groups,
+// tasks and variables, and the --var overrides.
+func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
+	d.checkGroups(df)
+	d.checkTaskRefs(df)
+	d.checkTaskCycles(df)
+	if _, set := d.idx.values[pathKey([]string{"app", "default_task"})]; set {
+		if _, ok := df.Tasks[df.App.DefaultTask]; !ok {
+			d.valueError([]string{"app", "default_task"}, d.knownTasksFix(df, df.App.DefaultTask),
+				"default task %q is not defined", df.App.DefaultTask)
+		}
+	}
+	d.checkVarRefs(df, opts.Vars)
+}
+
+func (d *decoder) knownTasksFix(df *Deployfile, name string) string {
+	if len(df.TaskOrder) == 0 {
+		return "define it as [tasks." + name + "]"
+	}
+	if s := suggest(name, df.TaskOrder); s != "" {
+		return fmt.Sprintf("did you mean %q? (tasks: %s)", s, strings.Join(df.TaskOrder, ", "))
+	}
+	return "define [tasks." + name + "], or use one of " + strings.Join(df.TaskOrder, ", ")
+}
+
+func (d *decoder) checkTaskRefs(df *Deployfile) {
+	for _, name := range df.TaskOrder {
+		for _, s := range df.Tasks[name].Steps {
+			p := []string{"tasks", name, "steps", strconv.Itoa(s.index)}
+			if s.Kind == StepTask {
+				if _, ok := df.Tasks[s.Arg]; !ok {
+					d.valueError(append(p, "task"), d.knownTasksFix(df, s.Arg), "unknown task %q", s.Arg)
+				}
+			}
+			if s.On != "" {
+				if _, ok := df.Groups[s.On]; !ok {
+					d.valueError(append(p, "on"), d.knownGroupsFix(df, s.On), "unknown group %q", s.On)
+				}
+			}
+		}
+	}
+}
+
+// checkTaskCycles refuses tasks that call themselves, directly or not.
+func (d *decoder) checkTaskCycles(df *Deployfile) {
+	const (
+		unvisited = iota
+		onStack
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = onStack
+		stack = append(stack, name)
+		for _, s := range df.Tasks[name].Steps {
+			if s.Kind != StepTask {
+				continue
+			}
+			if _, ok := df.Tasks[s.Arg]; !ok {
+				continue
+			}
+			switch state[s.Arg] {
+			case onStack:
+				i := slices.Index(stack, s.Arg)
+				cycle := append(slices.Clone(stack[i:]), s.Arg)
+				d.errorAt(s.Pos, "remove one of these task calls", "task call cycle: %s", strings.Join(cycle, " → "))
+			case unvisited:
+				visit(s.Arg)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+	}
+	for _, name := range df.TaskOrder {
+		if state[name] == unvisited {
+			visit(name)
+		}
+	}
+}
+
+// checkVarRefs makes sure every {{name}} is defined somewhere — in [vars],
+// a group, a host, by deploy itself, or by --var — and that every --var
+// names a variable the file defines or uses, so a typo is caught.
+func (d *decoder) checkVarRefs(df *Deployfile, overrides map[string]string) {
+	defined := map[string]bool{}
+	for n := range df.Vars {
+		defined[n] = true
+	}
+	for _, g := range df.Groups {
+		for n := range g.Vars {
+			defined[n] = true
+		}
+	}
+	for _, h := range df.hosts {
+		for n := range h.Vars {
+			defined[n] = true
+		}
+	}
+	used := map[string]bool{}
+	for _, r := range d.refs {
+		used[r.name] = true
+		builtin := slices.Contains(BuiltinVars(), r.name)
+		_, overridden := overrides[r.name]
+		switch {
+		case builtin && r.builtinsOnly != nil && !slices.Contains(r.builtinsOnly, r.name):
+			d.errorAt(r.pos, "only {{"+strings.Join(r.builtinsOnly, "}}, {{")+"}} and your own variables can be used here",
+				"{{%s}} is not known here", r.name)
+		case builtin, defined[r.name], overridden:
+		default:
+			names := slices.Sorted(maps.Keys(defined))
+			fix := fmt.Sprintf("define it under [vars] (%s = \"…\") or pass --var %s=VALUE", r.name, r.name)
+			if s := suggest(r.name, append(names, BuiltinVars()...)); s != "" {
+				fix = fmt.Sprintf("did you mean {{%s}}? Or %s", s, fix)
+			}
+			d.errorAt(r.pos, fix, "unknown variable {{%s}}", r.name)
+		}
+	}
+	names := slices.Sorted(maps.Keys(overrides))
+	for _, n := range names {
+		switch {
+		case !identifier.MatchString(n):
+			d.errs = append(d.errs, &Error{File: "--var " + n, Message: "not a valid variable name",
+				Fix: "use letters, digits and '_', starting with a letter or '_'"})
+		case slices.Contains(BuiltinVars(), n):
+			d.errs = append(d.errs, &Error{File: "--var " + n, Message: "{{" + n + "}} is set by deploy for every host and cannot be overridden"})
+		case !defined[n] && !used[n]:
+			fix := d.file + " neither defines nor uses it"
+			known := slices.Sorted(maps.Keys(defined))
+			if s := suggest(n, known); s != "" {
+				fix = fmt.Sprintf("did you mean --var %s=…? (%s)", s, fix)
+			}
+			d.errs = append(d.errs, &Error{File: "--var " + n, Message: "unknown variable", Fix: fix})
+		}
+	}
+}
