@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/deploy-tool/deploy/deploy"
 )
@@ -25,14 +28,42 @@ var version = ""
 
 // Exit codes, as README.md documents them.
 const (
-	exitOK     = 0
-	exitFailed = 1 // a step or a host failed
-	exitUsage  = 2 // bad usage or a bad Deployfile
+	exitOK        = 0
+	exitFailed    = 1 // a step or a host failed
+	exitUsage     = 2 // bad usage or a bad Deployfile
+	exitInterrupt = 130
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	ctx := interruptible(context.Background(), os.Stderr)
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
 }
+
+// errInterrupted is the cause of a context cancelled by Ctrl-C.
+var errInterrupted = errors.New("interrupted")
+
+// interruptible cancels the context at the first Ctrl-C (or SIGTERM), so
+// remote commands are signalled and locks released, and exits at once at
+// the second.
+func interruptible(parent context.Context, stderr io.Writer) context.Context {
+	ctx, cancel := context.WithCancelCause(parent)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		fmt.Fprintln(stderr, "\ndeploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
+		cancel(errInterrupted)
+		<-signals
+		os.Exit(exitInterrupt)
+	}()
+	return ctx
+}
+
+// exitStatus ends the program with a code; what went wrong was printed
+// already.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError is a mistake on the command line: exit 2.
 type usageError struct{ msg string }
@@ -46,8 +77,15 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, reorderArgs(app, args))
+	if errors.Is(context.Cause(ctx), errInterrupted) {
+		return exitInterrupt
+	}
 	if err == nil {
 		return exitOK
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
 	}
 	st := deploy.NewStyle(stderr, slices.Contains(args, "--no-color"))
 	asJSON := slices.Contains(args, "--json")
@@ -115,6 +153,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "no-color", Usage: "no colours (the NO_COLOR environment variable works too)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to confirmations"},
+			&cli.StringFlag{Name: "ssh-config", Usage: "read this ssh_config `FILE` instead of ~/.ssh/config"},
+			&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the host key of a host not seen before in known_hosts " +
+				"(OpenSSH's accept-new); a changed key is still refused"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -142,6 +183,23 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage:        "list the hosts of a group (user, host, port), or of every group",
 				ArgsUsage:    "[GROUP]",
 				Action:       cmdHosts,
+				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:      "exec",
+				Usage:     "run a command on every host of a target, in parallel",
+				ArgsUsage: "TARGET -- COMMAND [ARG...]",
+				Description: "TARGET is a group, a host, or a comma list of them. One COMMAND argument is a shell script\n" +
+					"as written ('cd /srv && ls | wc -l'); several are passed to the program exactly, each quoted.\n" +
+					"Output lines are prefixed by host; a summary ends on stderr. Exit 1 if any host failed.",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Value: 100, Usage: "at most `N` hosts at once"},
+					&cli.DurationFlag{Name: "timeout", Usage: "stop the command on a host after `DURATION` (default: [ssh] command_timeout)"},
+					&cli.BoolFlag{Name: "sudo", Usage: "run the command as root with sudo -n"},
+					&cli.StringFlag{Name: "sudo-user", Usage: "run the command as `USER` with sudo -n"},
+				},
+				Action:       cmdExec,
 				BashComplete: completeGroups,
 				OnUsageError: usageErr,
 			},
@@ -236,6 +294,95 @@ func cmdHosts(c *cli.Context) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+func cmdExec(c *cli.Context) error {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return usagef("exec: name a target and a command: deploy exec web -- uptime")
+	}
+	target, command := args[0], args[1:]
+	if len(command) > 0 && command[0] == "--" {
+		command = command[1:]
+	}
+	if len(command) == 0 {
+		return usagef("exec: no command: deploy exec %s -- COMMAND", target)
+	}
+	if c.Int("parallel") < 1 {
+		return usagef("exec: --parallel must be at least 1")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	hosts, err := df.Resolve(target)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	conns, err := deploy.NewConnector(df, sshSettings(c))
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+
+	opts := deploy.ExecOptions{
+		Command:  command,
+		Parallel: c.Int("parallel"),
+		Timeout:  c.Duration("timeout"),
+		Sudo:     c.Bool("sudo") || c.String("sudo-user") != "",
+		SudoUser: c.String("sudo-user"),
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = df.SSH.CommandTimeout
+	}
+	res := deploy.Exec(c.Context, conns, hosts, opts, printer(c, hosts))
+	if !c.Bool("json") && c.Context.Err() == nil {
+		deploy.WriteExecSummary(c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
+	}
+	if len(res.Failed()) > 0 {
+		return exitStatus(exitFailed)
+	}
+	return nil
+}
+
+// printer is how a run's events are shown: JSON lines, or lines prefixed
+// by host.
+func printer(c *cli.Context, hosts []*deploy.Host) deploy.Printer {
+	if c.Bool("json") {
+		return deploy.NewJSONPrinter(c.App.Writer)
+	}
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name
+	}
+	return deploy.NewTextPrinter(c.App.Writer, c.App.ErrWriter, style(c), names)
+}
+
+// sshSettings are the SSH options of the command line. A passphrase is
+// asked on the terminal when there is one.
+func sshSettings(c *cli.Context) deploy.SSHSettings {
+	s := deploy.SSHSettings{
+		ConfigFile:        c.String("ssh-config"),
+		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		tty.Close()
+		s.Passphrase = askPassphrase
+	}
+	return s
+}
+
+// askPassphrase reads a key's passphrase from the terminal, not echoed.
+func askPassphrase(file string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "Passphrase for %s: ", file)
+	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	return pass, err
 }
 
 func cmdCheck(c *cli.Context) error {

@@ -250,12 +250,12 @@ func TestCancelLeavesNoProcess(t *testing.T) {
 	go func() {
 		done <- conn.Run(ctx, &remote.Cmd{Script: "sleep 300 &\necho $! > " + remote.MustQuote(pidFile) + "\nwait"})
 	}()
-	pid := waitForPID(t, pidFile)
+	pid := sshtest.WaitForPID(t, pidFile)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run after cancel = %v, want context.Canceled", err)
 	}
-	waitGone(t, pid)
+	sshtest.WaitGone(t, pid)
 	// The connection is still good for the next command.
 	runOK(t, conn, "true")
 }
@@ -397,10 +397,11 @@ func TestUploadAtomic(t *testing.T) {
 	}
 }
 
-// The agent is asked first; with no key files, its key logs in.
+// The agent is asked first; with no key files, its key logs in. (The
+// tests dial by address: the ssh_config alias would name a key file.)
 func TestAgentAuth(t *testing.T) {
 	env := sshtest.New(t)
-	env.Start(t, "web1")
+	srv := env.Start(t, "web1")
 	keyring := agent.NewKeyring()
 	priv := loadPrivateKey(t, env.ClientKey)
 	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
@@ -426,7 +427,7 @@ func TestAgentAuth(t *testing.T) {
 	opts := env.Options()
 	opts.IdentityFiles = []string{filepath.Join(t.TempDir(), "none")}
 	opts.AgentSocket = sock
-	conn, err := newPool(t, opts).Dial(context.Background(), remote.Target{Host: "web1"})
+	conn, err := newPool(t, opts).Dial(context.Background(), srv.Target())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestAgentAuth(t *testing.T) {
 
 	// Without the agent and without a key, the error says what to do.
 	opts.AgentSocket = "none"
-	_, err = newPool(t, opts).Dial(context.Background(), remote.Target{Host: "web1"})
+	_, err = newPool(t, opts).Dial(context.Background(), srv.Target())
 	if err == nil || !strings.Contains(err.Error(), "no keys to offer") {
 		t.Errorf("without keys: %v", err)
 	}
@@ -445,7 +446,7 @@ func TestAgentAuth(t *testing.T) {
 
 func TestPassphraseKeyWithoutTerminal(t *testing.T) {
 	env := sshtest.New(t)
-	env.Start(t, "web1")
+	srv := env.Start(t, "web1")
 	priv := loadPrivateKey(t, env.ClientKey)
 	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("hunter2"))
 	if err != nil {
@@ -456,7 +457,7 @@ func TestPassphraseKeyWithoutTerminal(t *testing.T) {
 
 	opts := env.Options()
 	opts.IdentityFiles = []string{locked}
-	_, err = newPool(t, opts).Dial(context.Background(), remote.Target{Host: "web1"})
+	_, err = newPool(t, opts).Dial(context.Background(), srv.Target())
 	if err == nil || !strings.Contains(err.Error(), "passphrase-protected") || !strings.Contains(err.Error(), "ssh-add "+locked) {
 		t.Errorf("got %v, want a note on the passphrase-protected key", err)
 	}
@@ -467,7 +468,7 @@ func TestPassphraseKeyWithoutTerminal(t *testing.T) {
 		return []byte("hunter2"), nil
 	}
 	pool := newPool(t, opts)
-	conn, err := pool.Dial(context.Background(), remote.Target{Host: "web1"})
+	conn, err := pool.Dial(context.Background(), srv.Target())
 	if err != nil {
 		t.Fatalf("with a passphrase: %v", err)
 	}
@@ -489,7 +490,7 @@ func TestConnectionLost(t *testing.T) {
 	go func() {
 		done <- conn.Run(context.Background(), &remote.Cmd{Script: "echo $$ > " + remote.MustQuote(pidFile) + "\nsleep 30"})
 	}()
-	waitForPID(t, pidFile)
+	sshtest.WaitForPID(t, pidFile)
 	srv.Stop()
 	err = <-done
 	var exit *remote.ExitError

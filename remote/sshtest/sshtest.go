@@ -282,7 +282,10 @@ func (e *Env) Start(t testing.TB, name string, opts ...ServerOption) *Server {
 		line := fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, ssh.MarshalAuthorizedKey(hostPub))
 		appendFile(t, e.KnownHosts, line)
 	}
-	entry := fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n", name, s.Host, s.Port, s.User)
+	// The entry names the Env's key and known_hosts, so a client given only
+	// this ssh_config (deploy --ssh-config) reaches the server.
+	entry := fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
+		name, s.Host, s.Port, s.User, e.ClientKey, e.KnownHosts)
 	if setup.jump != "" {
 		entry += "  ProxyJump " + setup.jump + "\n"
 	}
@@ -443,4 +446,37 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// WaitForPID waits for a command on a test host to write its pid to file.
+func WaitForPID(t testing.TB, file string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(file)
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil && pid > 0 {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no pid in %s after 10s", file)
+	return 0
+}
+
+// WaitGone fails the test when process pid, on the test host (this
+// machine), is still alive after a bounded wait.
+func WaitGone(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+			return
+		}
+		// A zombie has finished; it waits only for its parent to reap it.
+		if stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && bytes.Contains(stat, []byte(") Z ")) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("process %d still runs on the test host", pid)
 }

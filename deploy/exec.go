@@ -1,0 +1,170 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+// ExecOptions are the options of `deploy exec`.
+type ExecOptions struct {
+	// Command is the command line after "--". One argument is a shell
+	// script as written ('cd /srv && ls | wc -l'); several are quoted
+	// one by one, so each reaches the program unchanged.
+	Command  []string
+	Parallel int           // hosts at once; 0 means all
+	Timeout  time.Duration // per host; 0 means none
+	Sudo     bool
+	SudoUser string
+}
+
+// Script is the shell text the command line stands for.
+func (o ExecOptions) Script() (string, error) {
+	switch len(o.Command) {
+	case 0:
+		return "", errors.New("no command")
+	case 1:
+		return o.Command[0], nil
+	}
+	return remote.QuoteArgs(o.Command)
+}
+
+// HostResult is how a command ended on one host.
+type HostResult struct {
+	Host     string
+	Status   int   // exit status; -1 when the command could not run
+	Err      error // nil when the command exited 0
+	Duration time.Duration
+}
+
+// Failed reports whether the command failed on this host.
+func (r HostResult) Failed() bool { return r.Err != nil }
+
+// ExecResult is how a command ended on every host, in target order.
+type ExecResult struct {
+	Hosts    []HostResult
+	Duration time.Duration
+}
+
+// Failed are the hosts where the command failed.
+func (r ExecResult) Failed() []HostResult {
+	var out []HostResult
+	for _, h := range r.Hosts {
+		if h.Failed() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// connector is what Exec needs of a Connector.
+type connector interface {
+	Conn(ctx context.Context, h *Host) (remote.Conn, error)
+}
+
+// Exec runs one command on every host, in parallel, streaming each host's
+// output as whole lines to pr. A host's failure does not stop the others;
+// cancelling ctx stops them all.
+func Exec(ctx context.Context, conns connector, hosts []*Host, opts ExecOptions, pr Printer) ExecResult {
+	script, err := opts.Script()
+	start := time.Now()
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name
+	}
+	pr.Event(Event{Time: start, Type: EventRunStart, Command: strings.Join(opts.Command, " "), Hosts: names})
+
+	results := make([]HostResult, len(hosts))
+	var g errgroup.Group
+	if opts.Parallel > 0 {
+		g.SetLimit(opts.Parallel)
+	}
+	for i, h := range hosts {
+		g.Go(func() error {
+			if err != nil {
+				results[i] = HostResult{Host: h.Name, Status: -1, Err: err}
+			} else {
+				results[i] = execOne(ctx, conns, h, script, opts, pr)
+			}
+			r := results[i]
+			ev := Event{Time: time.Now(), Type: EventHostEnd, Host: h.Name, Duration: r.Duration.Seconds()}
+			if r.Status >= 0 {
+				ev.Status = intPtr(r.Status)
+			}
+			if r.Err != nil {
+				ev.Error = r.Err.Error()
+			}
+			pr.Event(ev)
+			return nil
+		})
+	}
+	g.Wait()
+	res := ExecResult{Hosts: results, Duration: time.Since(start)}
+	failed := len(res.Failed())
+	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, OK: intPtr(len(hosts) - failed), Failed: intPtr(failed),
+		Duration: res.Duration.Seconds()})
+	return res
+}
+
+func execOne(ctx context.Context, conns connector, h *Host, script string, opts ExecOptions, pr Printer) HostResult {
+	start := time.Now()
+	r := HostResult{Host: h.Name, Status: -1}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	conn, err := conns.Conn(ctx, h)
+	if err != nil {
+		r.Err, r.Duration = err, time.Since(start)
+		return r
+	}
+	stream := func(name string) *lineWriter {
+		return &lineWriter{emit: func(line string) {
+			pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: h.Name, Stream: name, Line: line})
+		}}
+	}
+	stdout, stderr := stream("stdout"), stream("stderr")
+	err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: stdout, Stderr: stderr, Sudo: opts.Sudo, SudoUser: opts.SudoUser})
+	stdout.Flush()
+	stderr.Flush()
+	r.Duration = time.Since(start)
+	var exit *remote.ExitError
+	switch {
+	case err == nil:
+		r.Status = 0
+	case errors.As(err, &exit):
+		r.Status, r.Err = exit.Status, exit
+	case errors.Is(err, context.DeadlineExceeded):
+		r.Err = fmt.Errorf("timed out after %s", opts.Timeout)
+	default:
+		r.Err = err
+	}
+	return r
+}
+
+// WriteExecSummary prints, for people, how many hosts succeeded and which
+// failed with what.
+func WriteExecSummary(w io.Writer, st Style, res ExecResult) {
+	failed := res.Failed()
+	ok := len(res.Hosts) - len(failed)
+	line := st.Green(fmt.Sprintf("✓ %d ok", ok))
+	if len(failed) > 0 {
+		line += "  " + st.Red(fmt.Sprintf("✗ %d failed", len(failed)))
+	}
+	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%d hosts, %.2fs)", len(res.Hosts), res.Duration.Seconds())))
+	width := 0
+	for _, f := range failed {
+		width = max(width, len(f.Host))
+	}
+	for _, f := range failed {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, f.Host, f.Err)
+	}
+}
