@@ -181,3 +181,44 @@ func TestExecInterrupted(t *testing.T) {
 		sshtest.WaitGone(t, pid)
 	}
 }
+
+func TestCheckTarget(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	env := sshtest.New(t)
+	env.Start(t, "web1")
+	env.Start(t, "web2", sshtest.Unknown())
+	env.Start(t, "web3").Stop()
+	file := filepath.Join(t.TempDir(), "Deployfile")
+	if err := os.WriteFile(file, []byte("[hosts]\nweb = [\"web1\", \"web2\", \"web3\"]\nok = [\"web1\", \"local\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--no-color", "-f", file, "--ssh-config", env.SSHConfig}
+
+	code, out, errOut := runCLI(t, append(flags, "check", "web")...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = strings.Join(f, " ")
+		}
+	}
+	for host, want := range map[string]string{
+		"web1": "yes ok yes",
+		"web2": "yes unknown -",
+		"web3": "no - -",
+	} {
+		if !strings.Contains(rows[host], want) {
+			t.Errorf("row of %s = %q, want it to hold %q\n%s", host, rows[host], want, out)
+		}
+	}
+	if !strings.Contains(out, "web2: unknown host key") || !strings.Contains(out, "web3: connect to web3") {
+		t.Errorf("errors not explained:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, append(flags, "check", "ok", "--json")...)
+	if code != 0 || strings.Count(out, `"event":"host_check"`) != 2 || !strings.Contains(out, `"authenticated":true`) {
+		t.Errorf("check ok --json: exit %d\n%s", code, out)
+	}
+}

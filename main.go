@@ -204,9 +204,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				OnUsageError: usageErr,
 			},
 			{
-				Name:         "check",
-				Usage:        "load and validate the Deployfile without connecting anywhere",
+				Name:      "check",
+				Usage:     "validate the Deployfile; with a TARGET, also connect to its hosts",
+				ArgsUsage: "[TARGET]",
+				Description: "Without TARGET: load and validate the Deployfile, connecting nowhere; exit 0 or 2.\n" +
+					"With TARGET: connect to every host of it and print a table: reachable, host key,\n" +
+					"authenticated, connect time and command round trip; exit 1 if any host is not fit.",
 				Action:       cmdCheck,
+				BashComplete: completeGroups,
 				OnUsageError: usageErr,
 			},
 			{
@@ -386,12 +391,15 @@ func askPassphrase(file string) ([]byte, error) {
 }
 
 func cmdCheck(c *cli.Context) error {
-	if err := maxArgs(c, 0); err != nil {
+	if err := maxArgs(c, 1); err != nil {
 		return err
 	}
 	df, err := loadDeployfile(c)
 	if err != nil {
 		return err
+	}
+	if target := c.Args().First(); target != "" {
+		return checkTarget(c, df, target)
 	}
 	if c.Bool("json") {
 		return json.NewEncoder(c.App.Writer).Encode(map[string]any{
@@ -401,6 +409,29 @@ func cmdCheck(c *cli.Context) error {
 	st := style(c)
 	_, err = fmt.Fprintf(c.App.Writer, "%s %s: %s\n", st.Green("ok"), df.File, df.Summary())
 	return err
+}
+
+// checkTarget connects to every host of target and reports on each.
+func checkTarget(c *cli.Context, df *deploy.Deployfile, target string) error {
+	hosts, err := df.Resolve(target)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	conns, err := deploy.NewConnector(df, sshSettings(c))
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	checks := df.CheckHosts(c.Context, conns, hosts, 100)
+	if err := deploy.WriteHostChecks(c.App.Writer, style(c), checks, c.Bool("json")); err != nil {
+		return err
+	}
+	for _, ch := range checks {
+		if !ch.OK() {
+			return exitStatus(exitFailed)
+		}
+	}
+	return nil
 }
 
 func cmdInit(c *cli.Context) error {

@@ -45,7 +45,8 @@ func TestCheck(t *testing.T) {
 		{"bad var", []string{"-f", example, "--var", "nosuch", "check"}, 2, "", `--var "nosuch": write --var NAME=VALUE`},
 		{"unknown var", []string{"-f", example, "--var", "setings=x", "check"}, 2, "", "--var setings: error: unknown variable"},
 		{"known var with comma", []string{"-f", example, "--var", "settings=a,b", "check"}, 0, "ok", ""},
-		{"extra argument", []string{"-f", example, "check", "prod", "extra"}, 2, "", `unexpected argument "prod"`},
+		{"extra argument", []string{"-f", example, "check", "prod", "extra"}, 2, "", `unexpected argument "extra"`},
+		{"unknown target", []string{"-f", example, "check", "prd"}, 2, "", `"prd" is neither a group nor a host`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +226,7 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "--generate-bash-completion").Output()
-	if err != nil || !strings.Contains(string(out), "hosts\ncheck\n") {
+	if err != nil || !strings.Contains(string(out), "hosts\nexec\ncheck\n") {
 		t.Errorf("completion of commands: %v %q", err, out)
 	}
 	cmd := exec.Command(bin, "check", "-f", "testdata/deployfiles/bad/many-errors.toml")

@@ -136,14 +136,28 @@ func defaultIdentityFiles(home string) []string {
 	return out
 }
 
-// authError explains a failed login: who, with what, and what was skipped.
+// AuthError is a host that answered, showed a trusted host key, and
+// accepted none of the keys offered.
+type AuthError struct {
+	User, Addr string
+	Tried      int      // keys offered
+	Notes      []string // what was skipped, and why
+	Err        error
+}
+
+func (e *AuthError) Error() string {
+	msg := fmt.Sprintf("authentication as %s on %s failed: the host accepted none of %d keys (agent and key files)", e.User, e.Addr, e.Tried)
+	if e.Tried == 0 {
+		msg = fmt.Sprintf("authentication as %s on %s failed: no keys to offer — start ssh-agent and ssh-add a key, or set IdentityFile", e.User, e.Addr)
+	}
+	if len(e.Notes) > 0 {
+		msg += "; " + strings.Join(e.Notes, "; ")
+	}
+	return msg
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
 func authError(e *endpoint, tried int, notes []string, err error) error {
-	msg := fmt.Sprintf("authentication as %s on %s failed: the host accepted none of %d keys (agent and key files)", e.user, e.addr(), tried)
-	if tried == 0 {
-		msg = fmt.Sprintf("authentication as %s on %s failed: no keys to offer — start ssh-agent and ssh-add a key, or set IdentityFile", e.user, e.addr())
-	}
-	if len(notes) > 0 {
-		msg += "; " + strings.Join(notes, "; ")
-	}
-	return fmt.Errorf("%s (%w)", msg, err)
+	return &AuthError{User: e.user, Addr: e.addr(), Tried: tried, Notes: notes, Err: err}
 }

@@ -42,10 +42,13 @@ type Options struct {
 	// KeepaliveInterval sends a keepalive this often and drops a
 	// connection that misses three; default 15s, negative disables.
 	KeepaliveInterval time.Duration
-	// MaxHandshakes bounds the handshakes in flight, so that a large
-	// fleet or a shared bastion does not trip sshd's MaxStartups
-	// (default 10:30:100); default 8.
+	// MaxHandshakes bounds the handshakes in flight in all, so a fleet
+	// of hundreds does not open hundreds of sockets at once; default 64.
 	MaxHandshakes int
+	// MaxHandshakesPerServer bounds the handshakes in flight with one
+	// sshd (one address), under its MaxStartups (default 10:30:100),
+	// past which it drops new connections; default 8.
+	MaxHandshakesPerServer int
 	// MaxSessions bounds the commands running at once over one
 	// connection; default 8, under sshd's default MaxSessions of 10.
 	MaxSessions int
@@ -62,7 +65,8 @@ type Pool struct {
 
 	mu       sync.Mutex
 	clients  map[string]*pooledClient
-	hostKeys map[string]*hostKeys // by known_hosts file list
+	hostKeys map[string]*hostKeys     // by known_hosts file list
+	perAddr  map[string]chan struct{} // handshake slots, by server address
 	closed   bool
 }
 
@@ -82,7 +86,10 @@ func NewPool(opts Options) (*Pool, error) {
 		opts.KeepaliveInterval = 15 * time.Second
 	}
 	if opts.MaxHandshakes <= 0 {
-		opts.MaxHandshakes = 8
+		opts.MaxHandshakes = 64
+	}
+	if opts.MaxHandshakesPerServer <= 0 {
+		opts.MaxHandshakesPerServer = 8
 	}
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = 8
@@ -104,6 +111,7 @@ func NewPool(opts Options) (*Pool, error) {
 		shakes:   make(chan struct{}, opts.MaxHandshakes),
 		clients:  map[string]*pooledClient{},
 		hostKeys: map[string]*hostKeys{},
+		perAddr:  map[string]chan struct{}{},
 	}, nil
 }
 
@@ -210,15 +218,24 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
 		return nil, fmt.Errorf("connect to %s: %w", e.addr(), err)
 	}
 
-	// Handshakes wait their turn; a connection of a jump host is shared,
-	// so this bounds the logins a bastion sees at once.
-	select {
-	case p.shakes <- struct{}{}:
-	case <-ctx.Done():
-		conn.Close()
-		return nil, fmt.Errorf("connect to %s: %w", e.addr(), ctx.Err())
+	// Handshakes wait their turn, in all and per server; the connection
+	// of a jump host is shared, so a bastion sees one login per run.
+	p.mu.Lock()
+	server, ok := p.perAddr[e.addr()]
+	if !ok {
+		server = make(chan struct{}, p.opts.MaxHandshakesPerServer)
+		p.perAddr[e.addr()] = server
 	}
-	defer func() { <-p.shakes }()
+	p.mu.Unlock()
+	for _, slots := range []chan struct{}{server, p.shakes} {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			conn.Close()
+			return nil, fmt.Errorf("connect to %s: %w", e.addr(), ctx.Err())
+		}
+	}
 
 	hk, err := p.hostKeysFor(e)
 	if err != nil {

@@ -1,0 +1,86 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/deploy-tool/deploy/remote"
+	"github.com/deploy-tool/deploy/remote/sshtest"
+)
+
+func TestInProcessExitStatus(t *testing.T) {
+	env := sshtest.New(t)
+	env.StartInProcess(t, "fast")
+	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "fast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{0, 1, 2, 42, 255} {
+		err := conn.Run(context.Background(), &remote.Cmd{Script: "exit " + itoa(want)})
+		got := 0
+		var exit *remote.ExitError
+		if errors.As(err, &exit) {
+			got = exit.Status
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("exit %d reported as %d", want, got)
+		}
+	}
+}
+
+// A connection cut mid-command is an error, never an exit status.
+func TestInProcessDisconnect(t *testing.T) {
+	env := sshtest.New(t)
+	srv := env.StartInProcess(t, "flaky")
+	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "flaky"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- conn.Run(context.Background(), &remote.Cmd{Script: "echo started; sleep 30", Stdout: &out})
+	}()
+	for i := 0; i < 500 && !out.Contains("started"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.DropConnections()
+	err = <-done
+	var exit *remote.ExitError
+	if err == nil || errors.As(err, &exit) {
+		t.Fatalf("got %v, want a lost connection", err)
+	}
+}
+
+// A host that stops answering is dropped after three missed keepalives,
+// and the command fails instead of hanging.
+func TestKeepaliveDropsHungHost(t *testing.T) {
+	env := sshtest.New(t)
+	srv := env.StartInProcess(t, "hung")
+	srv.IgnoreKeepalives = true
+	opts := env.Options()
+	opts.KeepaliveInterval = 50 * time.Millisecond
+	conn, err := newPool(t, opts).Dial(context.Background(), remote.Target{Host: "hung"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- conn.Run(context.Background(), &remote.Cmd{Script: "sleep 30"}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a command on a hung host succeeded")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command hung with its host")
+	}
+}
+
+func itoa(n int) string {
+	return strconv.Itoa(n)
+}
