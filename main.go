@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -320,11 +321,7 @@ func cmdExec(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := df.Resolve(target)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	conns, err := deploy.NewConnector(df, sshSettings(c))
+	hosts, conns, err := connectTarget(c, df, target)
 	if err != nil {
 		return err
 	}
@@ -350,6 +347,20 @@ func cmdExec(c *cli.Context) error {
 	return nil
 }
 
+// connectTarget resolves a target (an unknown name is a usage error) and
+// makes the connector that will reach its hosts; it connects lazily.
+func connectTarget(c *cli.Context, df *deploy.Deployfile, target string) ([]*deploy.Host, *deploy.Connector, error) {
+	hosts, err := df.Resolve(target)
+	if err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	conns, err := deploy.NewConnector(df, sshSettings(c))
+	if err != nil {
+		return nil, nil, err
+	}
+	return hosts, conns, nil
+}
+
 // printer is how a run's events are shown: JSON lines, or lines prefixed
 // by host.
 func printer(c *cli.Context, hosts []*deploy.Host) deploy.Printer {
@@ -373,21 +384,48 @@ func sshSettings(c *cli.Context) deploy.SSHSettings {
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 		tty.Close()
 		s.Passphrase = askPassphrase
+		s.SudoPassword = sudoPasswordOnce()
 	}
 	return s
 }
 
+// sudoPasswordOnce asks for the sudo password the first time a host wants
+// it and gives the same answer to the other hosts, as one person typing
+// it once expects. It is never printed nor logged.
+func sudoPasswordOnce() func(host, user string) ([]byte, error) {
+	var mu sync.Mutex
+	var pass []byte
+	return func(host, user string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pass != nil {
+			return pass, nil
+		}
+		p, err := askTTY(fmt.Sprintf("sudo password (as %s, starting with %s): ", user, host))
+		if err == nil {
+			pass = p
+		}
+		return p, err
+	}
+}
+
 // askPassphrase reads a key's passphrase from the terminal, not echoed.
 func askPassphrase(file string) ([]byte, error) {
+	return askTTY(fmt.Sprintf("Passphrase for %s: ", file))
+}
+
+// askTTY asks on the terminal itself, so that piped output stays clean,
+// and reads the answer without echoing it.
+func askTTY(prompt string) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer tty.Close()
-	fmt.Fprintf(tty, "Passphrase for %s: ", file)
-	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprint(tty, prompt)
+	answer, err := term.ReadPassword(int(tty.Fd()))
 	fmt.Fprintln(tty)
-	return pass, err
+	return answer, err
 }
 
 func cmdCheck(c *cli.Context) error {
@@ -413,11 +451,7 @@ func cmdCheck(c *cli.Context) error {
 
 // checkTarget connects to every host of target and reports on each.
 func checkTarget(c *cli.Context, df *deploy.Deployfile, target string) error {
-	hosts, err := df.Resolve(target)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	conns, err := deploy.NewConnector(df, sshSettings(c))
+	hosts, conns, err := connectTarget(c, df, target)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ type SSHSettings struct {
 	// Passphrase asks for a key's passphrase on a terminal; nil when there
 	// is none.
 	Passphrase func(file string) ([]byte, error)
+	// SudoPassword asks for sudo's password on a terminal; nil when there
+	// is none, and sudo must then work without one.
+	SudoPassword func(host, user string) ([]byte, error)
 }
 
 // Connector opens connections to a Deployfile's hosts: one SSH connection
@@ -36,6 +39,7 @@ func NewConnector(df *Deployfile, s SSHSettings) (*Connector, error) {
 		IdentityFiles:     s.IdentityFiles,
 		AgentSocket:       s.AgentSocket,
 		Passphrase:        s.Passphrase,
+		SudoPassword:      s.SudoPassword,
 		ConnectTimeout:    df.SSH.ConnectTimeout,
 	}
 	pool, err := remote.NewPool(opts)

@@ -178,40 +178,12 @@ func (d *decoder) checkGroups(df *Deployfile) {
 			}
 		}
 	}
-	// Depth-first search; a group met again while still on the stack closes
-	// a cycle, reported once, at the member that closes it.
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := map[string]int{}
-	var stack []string
-	var visit func(name string)
-	visit = func(name string) {
-		state[name] = onStack
-		stack = append(stack, name)
-		for _, m := range df.Groups[name].Members {
-			if _, ok := df.Groups[m.Group]; !ok {
-				continue
-			}
-			switch state[m.Group] {
-			case onStack:
-				i := slices.Index(stack, m.Group)
-				cycle := append(slices.Clone(stack[i:]), m.Group)
-				d.errorAt(m.Pos, "remove one of these includes", "group include cycle: %s", strings.Join(cycle, " → "))
-			case unvisited:
-				visit(m.Group)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[name] = done
-	}
-	for _, name := range df.GroupOrder {
-		if state[name] == unvisited {
-			visit(name)
-		}
-	}
+	findCycles(df.GroupOrder,
+		func(g string) []Member { return df.Groups[g].Members },
+		func(m Member) (string, bool) { _, ok := df.Groups[m.Group]; return m.Group, ok },
+		func(m Member, cycle []string) {
+			d.errorAt(m.Pos, "remove one of these includes", "group include cycle: %s", strings.Join(cycle, " → "))
+		})
 }
 
 func (d *decoder) knownGroupsFix(df *Deployfile, name string) string {

@@ -53,41 +53,12 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 
 // checkTaskCycles refuses tasks that call themselves, directly or not.
 func (d *decoder) checkTaskCycles(df *Deployfile) {
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := map[string]int{}
-	var stack []string
-	var visit func(name string)
-	visit = func(name string) {
-		state[name] = onStack
-		stack = append(stack, name)
-		for _, s := range df.Tasks[name].Steps {
-			if s.Kind != StepTask {
-				continue
-			}
-			if _, ok := df.Tasks[s.Arg]; !ok {
-				continue
-			}
-			switch state[s.Arg] {
-			case onStack:
-				i := slices.Index(stack, s.Arg)
-				cycle := append(slices.Clone(stack[i:]), s.Arg)
-				d.errorAt(s.Pos, "remove one of these task calls", "task call cycle: %s", strings.Join(cycle, " → "))
-			case unvisited:
-				visit(s.Arg)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[name] = done
-	}
-	for _, name := range df.TaskOrder {
-		if state[name] == unvisited {
-			visit(name)
-		}
-	}
+	findCycles(df.TaskOrder,
+		func(t string) []*Step { return df.Tasks[t].Steps },
+		func(s *Step) (string, bool) { _, ok := df.Tasks[s.Arg]; return s.Arg, s.Kind == StepTask && ok },
+		func(s *Step, cycle []string) {
+			d.errorAt(s.Pos, "remove one of these task calls", "task call cycle: %s", strings.Join(cycle, " → "))
+		})
 }
 
 // checkVarRefs makes sure every {{name}} is defined somewhere — in [vars],

@@ -31,7 +31,7 @@ func (Local) Run(ctx context.Context, cmd *Cmd) error {
 	if err != nil {
 		return err
 	}
-	shell, err := cmd.shellCommand()
+	shell, err := cmd.shellCommand(false)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -36,6 +37,8 @@ type Cmd struct {
 	// visible in `ps`.
 	Env map[string]string
 	// Stdout and Stderr receive the command's output; nil discards it.
+	// They are written from different goroutines: one writer given as
+	// both must be safe for concurrent use.
 	Stdout, Stderr io.Writer
 	// Sudo runs the script as SudoUser (root when empty) through sudo.
 	Sudo     bool
@@ -87,8 +90,12 @@ func (c *Cmd) script() (string, error) {
 }
 
 // shellCommand is the command line started on the host. With TTY the
-// script must be in it: the terminal is the session's stdin.
-func (c *Cmd) shellCommand() (string, error) {
+// script must be in it: the terminal is the session's stdin. withPassword
+// makes sudo read a password from the first line of stdin (-S) instead of
+// failing when it needs one (-n); -k makes it ask even when it has a
+// cached credential, so that line is always consumed by sudo and never run
+// as a command.
+func (c *Cmd) shellCommand(withPassword bool) (string, error) {
 	shell := "sh -s"
 	if c.TTY {
 		s, err := c.script()
@@ -112,7 +119,38 @@ func (c *Cmd) shellCommand() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if withPassword {
+		return "sudo -S -k -p '' -u " + q + " -- " + shell, nil
+	}
 	return "sudo -n -u " + q + " -- " + shell, nil
+}
+
+// SudoPasswordError is sudo refusing to run without a password.
+type SudoPasswordError struct{ Host, User string }
+
+func (e *SudoPasswordError) Error() string {
+	return fmt.Sprintf("sudo on %s needs a password to run as %s: allow it without one (NOPASSWD in sudoers) "+
+		"or run deploy on a terminal to be asked", e.Host, e.User)
+}
+
+// sudoNeedsPassword reports whether stderr of a failed `sudo -n` says it
+// wanted a password.
+func sudoNeedsPassword(stderr []byte) bool {
+	return bytes.Contains(stderr, []byte("a password is required"))
+}
+
+// headWriter keeps the first bytes written through it, for recognising
+// sudo's refusal, and passes everything on.
+type headWriter struct {
+	w    io.Writer
+	head []byte
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if room := 512 - len(h.head); room > 0 {
+		h.head = append(h.head, p[:min(room, len(p))]...)
+	}
+	return h.w.Write(p)
 }
 
 func validEnvName(n string) bool {

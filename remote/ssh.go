@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +39,10 @@ type Options struct {
 	// Passphrase asks for a key file's passphrase; nil never asks, and a
 	// passphrase-protected key is skipped with a note.
 	Passphrase func(file string) ([]byte, error)
+	// SudoPassword asks for the password sudo wants on host to run as
+	// user; nil never asks, and such a command fails with a
+	// SudoPasswordError. The answer is sent on sudo's stdin.
+	SudoPassword func(host, user string) ([]byte, error)
 	// ConnectTimeout bounds dialling and the handshake; default 15s.
 	ConnectTimeout time.Duration
 	// KeepaliveInterval sends a keepalive this often and drops a
@@ -363,11 +369,38 @@ var _ Conn = (*sshConn)(nil)
 func (c *sshConn) Close() error { return nil }
 
 func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
+	if !cmd.Sudo || cmd.TTY {
+		return c.run(ctx, cmd, nil)
+	}
+	// sudo -n first; only when sudo says it needs a password, and there
+	// is a way to ask for one, run again with the password on stdin.
+	stderr := &headWriter{w: orDiscard(cmd.Stderr)}
+	plain := *cmd
+	plain.Stderr = stderr
+	err := c.run(ctx, &plain, nil)
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Status != 1 || !sudoNeedsPassword(stderr.head) {
+		return err
+	}
+	user := cmp.Or(cmd.SudoUser, "root")
+	if c.pool.opts.SudoPassword == nil {
+		return &SudoPasswordError{Host: c.name, User: user}
+	}
+	pass, err := c.pool.opts.SudoPassword(c.name, user)
+	if err != nil {
+		return fmt.Errorf("sudo password: %w", err)
+	}
+	return c.run(ctx, cmd, pass)
+}
+
+// run runs cmd in a new session. A sudo password, when given, is sent on
+// stdin ahead of the script, never in the command line.
+func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error {
 	script, err := cmd.script()
 	if err != nil {
 		return err
 	}
-	command, err := cmd.shellCommand()
+	command, err := cmd.shellCommand(sudoPassword != nil)
 	if err != nil {
 		return err
 	}
@@ -387,7 +420,11 @@ func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
 			return fmt.Errorf("terminal on %s: %w", c.name, err)
 		}
 	} else {
-		s.Stdin = strings.NewReader(script)
+		var stdin io.Reader = strings.NewReader(script)
+		if sudoPassword != nil {
+			stdin = io.MultiReader(bytes.NewReader(sudoPassword), strings.NewReader("\n"), stdin)
+		}
+		s.Stdin = stdin
 	}
 	if err := s.Start(command); err != nil {
 		return fmt.Errorf("start on %s: %w", c.name, err)
@@ -419,9 +456,7 @@ func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
 			return &ExitError{Status: 128 + signalNumber(sig), Signal: "SIG" + sig}
 		}
 		return &ExitError{Status: exit.ExitStatus()}
-	case errors.As(err, &missing):
-		return fmt.Errorf("connection to %s lost while the command ran", c.name)
-	case errors.Is(err, io.EOF):
+	case errors.As(err, &missing), errors.Is(err, io.EOF):
 		return fmt.Errorf("connection to %s lost while the command ran", c.name)
 	}
 	return fmt.Errorf("run on %s: %w", c.name, err)

@@ -498,3 +498,37 @@ func TestConnectionLost(t *testing.T) {
 		t.Fatalf("got %v, want a lost-connection error, not an exit status", err)
 	}
 }
+
+// ProxyJump a,b: through a, then through b, to the host.
+func TestProxyJumpChain(t *testing.T) {
+	env := sshtest.New(t)
+	outer := env.Start(t, "outer", sshtest.Config("LogLevel DEBUG1"))
+	middle := env.Start(t, "middle", sshtest.Config("LogLevel DEBUG1"))
+	inner := env.Start(t, "inner", sshtest.ProxyJump("outer,middle"))
+	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "inner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, conn, "true")
+	if want := "target 127.0.0.1 port " + strconv.Itoa(middle.Port); !strings.Contains(outer.Log(), want) {
+		t.Errorf("outer did not forward to middle (%q)", want)
+	}
+	if want := "target 127.0.0.1 port " + strconv.Itoa(inner.Port); !strings.Contains(middle.Log(), want) {
+		t.Errorf("middle did not forward to inner (%q)", want)
+	}
+}
+
+// StrictHostKeyChecking accept-new in ssh_config works as the flag does.
+func TestSSHConfigAcceptNew(t *testing.T) {
+	env := sshtest.New(t)
+	env.Start(t, "web1", sshtest.Unknown())
+	appendTo(t, env.SSHConfig, "Host web1\n  StrictHostKeyChecking accept-new\n")
+	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, conn, "true")
+	if data, _ := os.ReadFile(env.KnownHosts); len(data) == 0 {
+		t.Error("the new key was not recorded")
+	}
+}

@@ -480,3 +480,39 @@ func WaitGone(t testing.TB, pid int) {
 	}
 	t.Errorf("process %d still runs on the test host", pid)
 }
+
+// Sudoers installs sudoers rules for the test (root only: it writes under
+// /etc/sudoers.d) and removes them at cleanup. It skips the test when
+// sudo is not installed or the test does not run as root.
+func (e *Env) Sudoers(t testing.TB, rules ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("sudoers rules need root")
+	}
+	if _, err := exec.LookPath("visudo"); err != nil {
+		t.Skip("sudo not installed: apt-get install sudo")
+	}
+	file := filepath.Join("/etc/sudoers.d", "deploy-sshtest-"+strconv.Itoa(os.Getpid())+"-"+filepath.Base(e.Dir))
+	if err := os.WriteFile(file, []byte(strings.Join(rules, "\n")+"\n"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(file) })
+	if out, err := exec.Command("visudo", "-c", "-f", file).CombinedOutput(); err != nil {
+		t.Fatalf("sudoers rules %q: %v\n%s", rules, err, out)
+	}
+}
+
+// SetPassword gives the login user a password (for sudo) until cleanup,
+// when the account goes back to having none. Root only.
+func (e *Env) SetPassword(t testing.TB, password string) {
+	t.Helper()
+	if os.Geteuid() != 0 || e.User != TestUser {
+		t.Skip("setting a password needs root and the test user")
+	}
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(e.User + ":" + password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("usermod", "--password", "*", e.User).Run() })
+}
