@@ -532,3 +532,19 @@ func TestSSHConfigAcceptNew(t *testing.T) {
 		t.Error("the new key was not recorded")
 	}
 }
+
+// known_hosts holds the host's ed25519 key; the host also has an RSA key,
+// which x/crypto/ssh would negotiate by default. deploy asks for the type
+// it knows and connects.
+func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
+	env := sshtest.New(t)
+	srv := env.Start(t, "web1", sshtest.AlsoRSAKey())
+	if srv.HostKey.Type() != ssh.KeyAlgoED25519 {
+		t.Fatalf("known key is %s", srv.HostKey.Type())
+	}
+	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
+	if err != nil {
+		t.Fatalf("a good host looked bad: %v", err)
+	}
+	runOK(t, conn, "true")
+}

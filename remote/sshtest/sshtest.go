@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -138,6 +139,21 @@ func loginUser(t testing.TB) string {
 	return TestUser
 }
 
+func writeRSAKey(t testing.TB, file string) {
+	t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writeKey(t testing.TB, file string) (ssh.Signer, ssh.PublicKey) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -212,10 +228,17 @@ func (s *Server) Log() string { return s.log.String() }
 type ServerOption func(*serverSetup)
 
 type serverSetup struct {
+	alsoRSA bool     // the server also has an RSA host key, not in known_hosts
 	unknown bool     // leave the host key out of known_hosts
 	extra   []string // extra sshd_config lines
 	jump    string   // ProxyJump for the alias in ssh_config
 }
+
+// AlsoRSAKey gives the server an RSA host key besides its ed25519 one;
+// known_hosts records only the ed25519 key, as OpenSSH does. x/crypto/ssh
+// prefers RSA: a client that does not ask for the type it knows is shown
+// the RSA key and wrongly sees a changed key.
+func AlsoRSAKey() ServerOption { return func(s *serverSetup) { s.alsoRSA = true } }
 
 // Unknown leaves the server's host key out of the Env's known_hosts.
 func Unknown() ServerOption { return func(s *serverSetup) { s.unknown = true } }
@@ -252,6 +275,10 @@ func (e *Env) Start(t testing.TB, name string, opts ...ServerOption) *Server {
 		}
 	}
 	_, hostPub := writeKey(t, filepath.Join(dir, "host_ed25519_key"))
+	if setup.alsoRSA {
+		writeRSAKey(t, filepath.Join(dir, "host_rsa_key"))
+		setup.extra = append(setup.extra, "HostKey "+filepath.Join(dir, "host_ed25519_key"), "HostKey "+filepath.Join(dir, "host_rsa_key"))
+	}
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(e.ClientPub), 0o644); err != nil {
 		t.Fatal(err)
 	}
