@@ -163,6 +163,20 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				return cli.ShowAppHelp(c)
 			}
 			name := c.Args().First()
+			// `deploy TARGET`: the default task, when TARGET is a group or
+			// host of the Deployfile.
+			df, err := loadDeployfile(c)
+			if _, statErr := os.Stat(c.String("file")); err != nil && statErr == nil {
+				return err // a Deployfile with problems: show them
+			}
+			if err == nil {
+				if _, err := df.Resolve(name); err == nil {
+					if c.NArg() > 1 {
+						return usagef("deploy %s: unexpected argument %q (to run another task: deploy run TASK %s)", name, c.Args().Get(1), name)
+					}
+					return runTask(c, df, df.App.DefaultTask, name)
+				}
+			}
 			var names []string
 			for _, cmd := range c.App.Commands {
 				names = append(names, cmd.Names()...)
@@ -185,6 +199,17 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				ArgsUsage:    "[GROUP]",
 				Action:       cmdHosts,
 				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:      "run",
+				Usage:     "run a task of the Deployfile on a target",
+				ArgsUsage: "TASK TARGET",
+				Description: "Runs the steps of TASK over the hosts of TARGET (a group, a host, or a comma list).\n" +
+					"Every host finishes a step before the next starts; the first failure stops the run.\n" +
+					"`deploy TARGET` runs the default task ([app] default_task, else \"deploy\").",
+				Action:       cmdRun,
+				BashComplete: completeTasksThenGroups,
 				OnUsageError: usageErr,
 			},
 			{
@@ -300,6 +325,96 @@ func cmdHosts(c *cli.Context) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+func cmdRun(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return usagef("run: name a task and a target: deploy run TASK TARGET")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	return runTask(c, df, c.Args().Get(0), c.Args().Get(1))
+}
+
+// runTask runs a task over a target, asking first when the target wants
+// confirmation, and prints the summary.
+func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
+	if _, ok := df.Tasks[task]; !ok {
+		return usagef("no task %q in %s (tasks: %s)", task, df.File, strings.Join(df.TaskOrder, ", "))
+	}
+	hosts, conns, err := connectTarget(c, df, target)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	if df.Confirm(target) && !c.Bool("yes") {
+		ok, err := confirm(fmt.Sprintf("Run %s on %s (%d hosts: %s)? [y/N] ", task, target, len(hosts), hostList(hosts)))
+		if err != nil {
+			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", target)
+		}
+		if !ok {
+			return usagef("not confirmed; nothing was run")
+		}
+	}
+	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts)}
+	res, err := runner.Run(c.Context, task, hosts)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if !c.Bool("json") {
+		deploy.WriteRunSummary(c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
+	}
+	if res.Failure != nil {
+		return exitStatus(exitFailed)
+	}
+	return nil
+}
+
+func hostList(hosts []*deploy.Host) string {
+	names := make([]string, 0, len(hosts))
+	for i, h := range hosts {
+		if i == 5 {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, h.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// confirm asks a yes/no question on the terminal; an error means there is
+// no terminal.
+func confirm(question string) (bool, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return false, err
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, question)
+	var answer string
+	fmt.Fscanln(tty, &answer)
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes", nil
+}
+
+// completeTasksThenGroups offers tasks for the first argument of run, then
+// groups.
+func completeTasksThenGroups(c *cli.Context) {
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return
+	}
+	list := df.TaskOrder
+	if c.NArg() == 1 {
+		list = df.GroupOrder
+	} else if c.NArg() > 1 {
+		return
+	}
+	for _, n := range list {
+		fmt.Fprintln(c.App.Writer, n)
+	}
 }
 
 func cmdExec(c *cli.Context) error {

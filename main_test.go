@@ -226,7 +226,7 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "--generate-bash-completion").Output()
-	if err != nil || !strings.Contains(string(out), "hosts\nexec\ncheck\n") {
+	if err != nil || !strings.Contains(string(out), "\nrun\nexec\ncheck\n") {
 		t.Errorf("completion of commands: %v %q", err, out)
 	}
 	cmd := exec.Command(bin, "check", "-f", "testdata/deployfiles/bad/many-errors.toml")

@@ -173,7 +173,7 @@ func (d *decoder) checkGroups(df *Deployfile) {
 		for _, m := range df.Groups[name].Members {
 			if m.Group != "" {
 				if _, ok := df.Groups[m.Group]; !ok {
-					d.errorAt(m.Pos, d.knownGroupsFix(df, m.Group), "unknown group %q in group %s", "@"+m.Group, name)
+					d.errorAt(m.Pos, df.knownGroupsFix(m.Group), "unknown group %q in group %s", "@"+m.Group, name)
 				}
 			}
 		}
@@ -186,7 +186,7 @@ func (d *decoder) checkGroups(df *Deployfile) {
 		})
 }
 
-func (d *decoder) knownGroupsFix(df *Deployfile, name string) string {
+func (df *Deployfile) knownGroupsFix(name string) string {
 	if len(df.GroupOrder) == 0 {
 		return "define groups under [hosts]"
 	}

@@ -255,6 +255,13 @@ func (d *decoder) vars(path []string, v any) map[string]*Var {
 		} else {
 			vr.Value, _ = d.scalarString(p, m[name])
 		}
+		// A value may use other variables and {{host}}, {{user}},
+		// {{python}}; not {{path}} and what follows from it.
+		vp := p
+		if _, ok := m[name].(map[string]any); ok {
+			vp = child(p, "value")
+		}
+		d.templated(vp, vr.Value, "host", "user", "python")
 		out[name] = vr
 	}
 	return out

@@ -314,6 +314,27 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+func TestVarsUseVars(t *testing.T) {
+	src := "[vars]\nroot = \"/srv\"\nmine = \"{{root}}/{{host}}\"\n[hosts]\nweb = [\"w1\"]\n"
+	df, err := Parse("Deployfile", []byte(src), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := df.Host("w1")
+	sc, err := df.scopeFor(h)
+	if err != nil || sc.vars["mine"] != "/srv/w1" {
+		t.Errorf("mine = %q, %v", sc.vars["mine"], err)
+	}
+	_, err = Parse("Deployfile", []byte("[vars]\na = \"x{{b}}\"\nb = \"{{a}}y\"\n"), LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "Deployfile:3:1: variables use each other in a loop: {{a}} → {{b}} → {{a}}") {
+		t.Errorf("loop: %v", err)
+	}
+	_, err = Parse("Deployfile", []byte("[vars]\na = \"{{path}}/x\"\n"), LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "{{path}} is not known here") {
+		t.Errorf("{{path}} in a variable: %v", err)
+	}
+}
+
 func TestTemplatePositionInMultilineString(t *testing.T) {
 	src := "[tasks.t]\nsteps = [{ run = \"\"\"\ncd /srv\necho {{nope}}\n\"\"\" }]\n"
 	_, err := Parse("Deployfile", []byte(src), LoadOptions{})

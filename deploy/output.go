@@ -111,6 +111,18 @@ func (p *TextPrinter) Event(e Event) {
 		if e.Error != "" {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
 		}
+	case EventStepStart:
+		fmt.Fprintf(p.out, "%s %s %s\n", p.style.Cyan("▸"), p.style.Bold(e.Command),
+			p.style.Faint(e.Line+" on "+strings.Join(e.Hosts, ", ")))
+	case EventStepEnd:
+		switch Outcome(e.Line) {
+		case Failed:
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
+		case Skipped:
+			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Faint("– skipped: "+e.Error))
+		case Changed:
+			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Green("✓")+p.style.Faint(fmt.Sprintf(" %.2fs", e.Duration)))
+		}
 	}
 }
 

@@ -16,14 +16,53 @@ func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkTaskCycles(df)
 	if _, set := d.idx.values[pathKey([]string{"app", "default_task"})]; set {
 		if _, ok := df.Tasks[df.App.DefaultTask]; !ok {
-			d.valueError([]string{"app", "default_task"}, d.knownTasksFix(df, df.App.DefaultTask),
+			d.valueError([]string{"app", "default_task"}, df.knownTasksFix(df.App.DefaultTask),
 				"default task %q is not defined", df.App.DefaultTask)
 		}
 	}
 	d.checkVarRefs(df, opts.Vars)
+	d.checkVarCycles(df)
 }
 
-func (d *decoder) knownTasksFix(df *Deployfile, name string) string {
+// checkVarCycles refuses variables whose values use each other in a loop
+// ({{a}} in b, {{b}} in a), over every place a variable is defined.
+func (d *decoder) checkVarCycles(df *Deployfile) {
+	defs := map[string][]*Var{}
+	add := func(vars map[string]*Var) {
+		for n, v := range vars {
+			defs[n] = append(defs[n], v)
+		}
+	}
+	add(df.Vars)
+	for _, g := range df.Groups {
+		add(g.Vars)
+	}
+	for _, h := range df.hosts {
+		add(h.Vars)
+	}
+	names := slices.Sorted(maps.Keys(defs))
+	type ref struct {
+		to  string
+		pos Position
+	}
+	findCycles(names,
+		func(n string) []ref {
+			var out []ref
+			for _, v := range defs[n] {
+				for _, m := range templateRef.FindAllStringSubmatch(v.Value, -1) {
+					out = append(out, ref{m[1], v.Pos})
+				}
+			}
+			return out
+		},
+		func(r ref) (string, bool) { _, ok := defs[r.to]; return r.to, ok },
+		func(r ref, cycle []string) {
+			d.errorAt(r.pos, "break the loop: one of them must not use the other",
+				"variables use each other in a loop: %s", "{{"+strings.Join(cycle, "}} → {{")+"}}")
+		})
+}
+
+func (df *Deployfile) knownTasksFix(name string) string {
 	if len(df.TaskOrder) == 0 {
 		return "define it as [tasks." + name + "]"
 	}
@@ -39,12 +78,12 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 			p := []string{"tasks", name, "steps", strconv.Itoa(s.index)}
 			if s.Kind == StepTask {
 				if _, ok := df.Tasks[s.Arg]; !ok {
-					d.valueError(append(p, "task"), d.knownTasksFix(df, s.Arg), "unknown task %q", s.Arg)
+					d.valueError(append(p, "task"), df.knownTasksFix(s.Arg), "unknown task %q", s.Arg)
 				}
 			}
 			if s.On != "" {
 				if _, ok := df.Groups[s.On]; !ok {
-					d.valueError(append(p, "on"), d.knownGroupsFix(df, s.On), "unknown group %q", s.On)
+					d.valueError(append(p, "on"), df.knownGroupsFix(s.On), "unknown group %q", s.On)
 				}
 			}
 		}

@@ -1,0 +1,564 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+// Outcome is how a step ended on a host.
+type Outcome string
+
+// Outcomes.
+const (
+	Changed    Outcome = "changed"
+	Skipped    Outcome = "skipped"
+	Failed     Outcome = "failed"
+	NotReached Outcome = "not_reached"
+)
+
+// Event types of a task run, beside those of exec.
+const (
+	EventStepStart = "step_start"
+	EventStepEnd   = "step_end"
+)
+
+// planStep is one step of a task with its task calls unrolled: the step,
+// where it came from, and the groups that narrow its hosts (its own `on`
+// and the `on` of every task step that led to it).
+type planStep struct {
+	step  *Step
+	task  string
+	label string // "deploy[3]", "release[1] > deploy[3]"
+	on    []string
+}
+
+// unroll flattens a task: a task step becomes the steps of its task.
+func (df *Deployfile) unroll(task string, on []string, prefix string) []planStep {
+	var out []planStep
+	for i, s := range df.Tasks[task].Steps {
+		label := fmt.Sprintf("%s%s[%d]", prefix, task, i+1)
+		stepOn := on
+		if s.On != "" {
+			stepOn = append(slices.Clone(on), s.On)
+		}
+		if s.Kind == StepTask {
+			out = append(out, df.unroll(s.Arg, stepOn, label+" > ")...)
+			continue
+		}
+		out = append(out, planStep{step: s, task: task, label: label, on: stepOn})
+	}
+	return out
+}
+
+// StepResult is how one step ended on one host ("local" for local steps).
+type StepResult struct {
+	Step     int // index in RunResult.Steps
+	Host     string
+	Outcome  Outcome
+	Reason   string // why it was skipped, or what failed
+	Status   int    // exit status of a failed command; -1 when none
+	Duration time.Duration
+	Stderr   []string // last lines of a failed command's stderr
+}
+
+// RunResult is a whole run: the steps, and every (step, host) outcome.
+type RunResult struct {
+	Task     string
+	Steps    []string // titles, in order
+	Hosts    []string // the target's hosts, in order
+	Results  []StepResult
+	Failure  *StepResult // the first failure that stopped the run
+	Duration time.Duration
+}
+
+// Runner runs tasks of a Deployfile over hosts.
+type Runner struct {
+	DF      *Deployfile
+	Conns   connector
+	Printer Printer
+	// Builtins runs the built-in steps; nil refuses them before anything
+	// runs.
+	Builtins func(name string) (Builtin, bool)
+}
+
+// Builtin is a built-in step of the tasks package.
+type Builtin interface {
+	Run(ctx context.Context, conn remote.Conn, h *Host, with map[string]any) (changed bool, err error)
+}
+
+// errAbort marks a host's command cancelled because another host failed.
+var errAbort = errors.New("cancelled: another host failed this step")
+
+// Run runs task over hosts. Before anything runs it checks every step's
+// targeting and variables, so a bad run changes nothing anywhere. A failed
+// step stops the run: no later step starts on any host.
+func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResult, error) {
+	if _, ok := r.DF.Tasks[task]; !ok {
+		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+	}
+	steps := r.DF.unroll(task, nil, "")
+	prepared, secrets, err := r.prepare(steps, hosts)
+	if err != nil {
+		return nil, err
+	}
+	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
+	res := &RunResult{Task: task}
+	for _, h := range hosts {
+		res.Hosts = append(res.Hosts, h.Name)
+	}
+	for _, p := range prepared {
+		res.Steps = append(res.Steps, p.title)
+	}
+	start := time.Now()
+	pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: res.Hosts})
+
+	for i, p := range prepared {
+		if ctx.Err() != nil || res.Failure != nil {
+			for _, h := range p.hostNames() {
+				res.Results = append(res.Results, StepResult{Step: i, Host: h, Outcome: NotReached, Status: -1})
+			}
+			continue
+		}
+		results := r.runStep(ctx, i, p, pr)
+		res.Results = append(res.Results, results...)
+		for j := range results {
+			sr := results[j]
+			if sr.Outcome == Failed && !p.ps.step.IgnoreErrors && res.Failure == nil && sr.Reason != errAbort.Error() {
+				res.Failure = &sr
+			}
+		}
+	}
+	// The summary prints reasons and stderr lines: mask them as the
+	// events were.
+	for i := range res.Results {
+		sr := &res.Results[i]
+		sr.Reason = maskAll(sr.Reason, secrets)
+		for j, l := range sr.Stderr {
+			sr.Stderr[j] = maskAll(l, secrets)
+		}
+	}
+	if res.Failure != nil {
+		for _, sr := range res.Results {
+			if sr.Step == res.Failure.Step && sr.Host == res.Failure.Host {
+				res.Failure = &sr
+				break
+			}
+		}
+	}
+	res.Duration = time.Since(start)
+	failed := 0
+	if res.Failure != nil {
+		failed = 1
+	}
+	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
+	return res, nil
+}
+
+// prepared is a step ready to run: its hosts and, per host, its commands
+// with variables filled in.
+type prepared struct {
+	ps    planStep
+	title string
+	local bool
+	hosts []*Host
+	cmds  map[string]*hostCmd // by host name; "local" for local steps
+}
+
+// hostCmd is what a step does on one host, variables filled in.
+type hostCmd struct {
+	script  string
+	env     map[string]string
+	dir     string
+	unless  string
+	onlyIf  string
+	creates string
+	src, to string // upload
+	scope   *scope
+}
+
+func (p *prepared) hostNames() []string {
+	if p.local {
+		return []string{LocalHost}
+	}
+	names := make([]string, len(p.hosts))
+	for i, h := range p.hosts {
+		names[i] = h.Name
+	}
+	return names
+}
+
+// prepare resolves every step's hosts and fills in every variable, so that
+// all mistakes surface before the first command runs. It returns the
+// secrets to mask: secret variables and env values.
+func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string, error) {
+	var out []*prepared
+	var errs []string
+	secretSet := map[string]bool{}
+	scopes := map[string]*scope{}
+	scopeOf := func(h *Host) (*scope, error) {
+		key := LocalHost + "\x00"
+		if h != nil {
+			key = h.Name
+		}
+		if s, ok := scopes[key]; ok {
+			return s, nil
+		}
+		s, err := r.DF.scopeFor(h)
+		if err != nil {
+			return nil, err
+		}
+		for _, sec := range s.secrets {
+			secretSet[sec] = true
+		}
+		scopes[key] = s
+		return s, nil
+	}
+	for _, ps := range steps {
+		s := ps.step
+		p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}}
+		if s.Kind == StepBuiltin {
+			if r.Builtins == nil {
+				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
+				continue
+			}
+			if _, ok := r.Builtins(s.Arg); !ok {
+				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
+				continue
+			}
+		}
+		if s.Kind == StepLocal {
+			p.local = true
+			sc, err := scopeOf(nil)
+			if err == nil {
+				var hc *hostCmd
+				hc, err = fill(s, sc)
+				p.cmds[LocalHost] = hc
+			}
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s (local): %v", ps.label, err))
+			}
+			out = append(out, p)
+			continue
+		}
+		p.hosts = r.DF.narrow(hosts, ps.on)
+		if len(p.hosts) == 0 {
+			errs = append(errs, fmt.Sprintf("%s runs on group %s, and none of the target's hosts (%s) is in it",
+				ps.label, strings.Join(ps.on, " and "), strings.Join(names(hosts), ", ")))
+			continue
+		}
+		if s.Once {
+			p.hosts = p.hosts[:1]
+		}
+		for _, h := range p.hosts {
+			sc, err := scopeOf(h)
+			if err == nil {
+				var hc *hostCmd
+				hc, err = fill(s, sc)
+				p.cmds[h.Name] = hc
+			}
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s on %s: %v", ps.label, h.Name, err))
+			}
+		}
+		out = append(out, p)
+	}
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("nothing was run:\n  %s", strings.Join(errs, "\n  "))
+	}
+	for _, p := range out {
+		for _, hc := range p.cmds {
+			for _, v := range hc.env {
+				// Short values ("1", "on") would garble every line.
+				if len(v) >= 4 {
+					secretSet[v] = true
+				}
+			}
+		}
+	}
+	secrets := make([]string, 0, len(secretSet))
+	for s := range secretSet {
+		secrets = append(secrets, s)
+	}
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	return out, secrets, nil
+}
+
+// fill fills in the variables of a step for one scope.
+func fill(s *Step, sc *scope) (*hostCmd, error) {
+	hc := &hostCmd{scope: sc, env: map[string]string{}}
+	var err error
+	shell := func(t string) string {
+		if err != nil || t == "" {
+			return ""
+		}
+		var out string
+		out, err = sc.expandShell(t)
+		return out
+	}
+	raw := func(t string) string {
+		if err != nil || t == "" {
+			return ""
+		}
+		var out string
+		out, err = sc.expandRaw(t)
+		return out
+	}
+	switch s.Kind {
+	case StepRun, StepLocal:
+		hc.script = shell(s.Arg)
+	case StepUpload:
+		hc.src, hc.to = raw(s.Arg), raw(s.To)
+	}
+	hc.dir = raw(s.Dir)
+	hc.unless, hc.onlyIf, hc.creates = shell(s.Unless), shell(s.OnlyIf), raw(s.Creates)
+	for k, v := range s.Env {
+		hc.env[k] = raw(v)
+	}
+	return hc, err
+}
+
+// narrow keeps the hosts that are in every group of on.
+func (df *Deployfile) narrow(hosts []*Host, on []string) []*Host {
+	var out []*Host
+	for _, h := range hosts {
+		in := true
+		for _, g := range on {
+			if !slices.ContainsFunc(df.GroupHosts(g), func(x *Host) bool { return x.Name == h.Name }) {
+				in = false
+				break
+			}
+		}
+		if in {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func names(hosts []*Host) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// runStep runs one step on its hosts: all at once by default, in batches
+// of `serial`, at most `parallel` at a time. Every host finishes the step
+// before the run goes on. A failure cancels the step's other commands
+// unless on_failure = "wait", and stops later batches.
+func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
+	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: p.title, Hosts: p.hostNames(), Line: p.ps.label})
+	if p.local {
+		return []StepResult{r.runOn(ctx, index, p, nil, pr)}
+	}
+	batch := len(p.hosts)
+	if p.ps.step.Serial > 0 {
+		batch = p.ps.step.Serial
+	}
+	var results []StepResult
+	for start := 0; start < len(p.hosts); start += batch {
+		group := p.hosts[start:min(start+batch, len(p.hosts))]
+		if !p.ps.step.IgnoreErrors && slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Failed }) {
+			for _, h := range group {
+				results = append(results, StepResult{Step: index, Host: h.Name, Outcome: NotReached, Status: -1})
+			}
+			continue
+		}
+		stepCtx, cancel := context.WithCancelCause(ctx)
+		out := make([]StepResult, len(group))
+		var g errgroup.Group
+		if p.ps.step.Parallel > 0 {
+			g.SetLimit(p.ps.step.Parallel)
+		}
+		var once sync.Once
+		for i, h := range group {
+			g.Go(func() error {
+				out[i] = r.runOn(stepCtx, index, p, h, pr)
+				if out[i].Outcome == Failed && p.ps.step.OnFailure != OnFailureWait && !p.ps.step.IgnoreErrors {
+					once.Do(func() { cancel(errAbort) })
+				}
+				return nil
+			})
+		}
+		g.Wait()
+		cancel(nil)
+		results = append(results, out...)
+	}
+	return results
+}
+
+// runOn runs a step on one host (nil: locally), guards first.
+func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr Printer) StepResult {
+	name := LocalHost
+	if h != nil {
+		name = h.Name
+	}
+	hc := p.cmds[name]
+	start := time.Now()
+	sr := StepResult{Step: index, Host: name, Status: -1}
+	end := func() StepResult {
+		sr.Duration = time.Since(start)
+		ev := Event{Time: time.Now(), Type: EventStepEnd, Host: name, Command: p.title, Line: string(sr.Outcome),
+			Duration: sr.Duration.Seconds(), Error: sr.Reason}
+		if sr.Status >= 0 {
+			ev.Status = intPtr(sr.Status)
+		}
+		pr.Event(ev)
+		return sr
+	}
+
+	var conn remote.Conn = remote.Local{}
+	if h != nil {
+		c, err := r.Conns.Conn(ctx, h)
+		if err != nil {
+			sr.Outcome, sr.Reason = Failed, err.Error()
+			return end()
+		}
+		conn = c
+	}
+	s := p.ps.step
+	base := remote.Cmd{Env: hc.env, Sudo: s.Sudo, SudoUser: s.SudoUser, TTY: s.TTY}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	guard := func(script string) (bool, error) {
+		c := base
+		c.Script = inDir(hc.dir, script)
+		err := conn.Run(ctx, &c)
+		var exit *remote.ExitError
+		if errors.As(err, &exit) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if skip, reason, err := r.guards(hc, guard); err != nil {
+		sr.Outcome, sr.Reason = Failed, "guard: "+err.Error()
+		return end()
+	} else if skip {
+		sr.Outcome, sr.Reason = Skipped, reason
+		return end()
+	}
+
+	tail := &tailLines{max: 5}
+	stream := func(kind string, also *tailLines) *lineWriter {
+		return &lineWriter{emit: func(line string) {
+			if also != nil {
+				also.add(line)
+			}
+			pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: name, Stream: kind, Line: line})
+		}}
+	}
+	stdout, stderr := stream("stdout", nil), stream("stderr", tail)
+	var err error
+	switch s.Kind {
+	case StepRun, StepLocal:
+		c := base
+		c.Script, c.Stdout, c.Stderr = inDir(hc.dir, hc.script), stdout, stderr
+		err = conn.Run(ctx, &c)
+	case StepUpload:
+		err = conn.Upload(ctx, hc.src, hc.to)
+		if err == nil && s.Mode != "" {
+			c := base
+			c.Script = "chmod " + remote.MustQuote(s.Mode) + " " + remote.MustQuote(hc.to)
+			c.Stderr = stderr
+			err = conn.Run(ctx, &c)
+		}
+	case StepBuiltin:
+		b, _ := r.Builtins(s.Arg)
+		var changed bool
+		changed, err = b.Run(ctx, conn, h, s.With)
+		if err == nil && !changed {
+			stdout.Flush()
+			stderr.Flush()
+			sr.Outcome, sr.Reason = Skipped, "already done"
+			return end()
+		}
+	}
+	stdout.Flush()
+	stderr.Flush()
+	sr.Stderr = tail.lines
+	var exit *remote.ExitError
+	switch {
+	case err == nil:
+		sr.Outcome = Changed
+		sr.Status = 0
+	case errors.Is(context.Cause(ctx), errAbort):
+		sr.Outcome, sr.Reason = Failed, errAbort.Error()
+	case errors.As(err, &exit):
+		sr.Outcome, sr.Status, sr.Reason = Failed, exit.Status, exit.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		sr.Outcome, sr.Reason = Failed, fmt.Sprintf("timed out after %s", s.Timeout)
+	default:
+		sr.Outcome, sr.Reason = Failed, err.Error()
+	}
+	sr.Reason = hc.scope.mask(sr.Reason)
+	return end()
+}
+
+// guards evaluates creates, unless and only_if, cheapest first.
+func (r *Runner) guards(hc *hostCmd, run func(script string) (bool, error)) (skip bool, reason string, err error) {
+	if hc.creates != "" {
+		ok, err := run("test -e " + remote.MustQuote(hc.creates))
+		if err != nil {
+			return false, "", err
+		}
+		if ok {
+			return true, hc.creates + " exists", nil
+		}
+	}
+	if hc.unless != "" {
+		ok, err := run(hc.unless)
+		if err != nil {
+			return false, "", err
+		}
+		if ok {
+			return true, "unless: " + hc.scope.mask(firstLine(hc.unless, 60)) + " succeeded", nil
+		}
+	}
+	if hc.onlyIf != "" {
+		ok, err := run(hc.onlyIf)
+		if err != nil {
+			return false, "", err
+		}
+		if !ok {
+			return true, "only_if: " + hc.scope.mask(firstLine(hc.onlyIf, 60)) + " failed", nil
+		}
+	}
+	return false, "", nil
+}
+
+// inDir prefixes a script with a cd into dir.
+func inDir(dir, script string) string {
+	if dir == "" {
+		return script
+	}
+	return "cd " + remote.MustQuote(dir) + "\n" + script
+}
+
+// tailLines keeps the last max lines written.
+type tailLines struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+func (t *tailLines) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[1:]
+	}
+}

@@ -1,0 +1,73 @@
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteRunSummary prints the table of a run, step × host (changed,
+// skipped, failed, not reached, with times), then what failed and why, or
+// that there was nothing to do.
+func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
+	hosts := slices.Clone(res.Hosts)
+	for _, r := range res.Results {
+		if r.Host == LocalHost && !slices.Contains(hosts, LocalHost) {
+			hosts = append([]string{LocalHost}, hosts...)
+		}
+	}
+	cell := map[[2]any]StepResult{}
+	for _, r := range res.Results {
+		cell[[2]any{r.Step, r.Host}] = r
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := []string{st.Faint("STEP")}
+	for _, h := range hosts {
+		header = append(header, st.Faint(h))
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for i, title := range res.Steps {
+		row := []string{fmt.Sprintf("%d. %s", i+1, firstLine(title, 40))}
+		for _, h := range hosts {
+			r, ok := cell[[2]any{i, h}]
+			switch {
+			case !ok:
+				row = append(row, "")
+			case r.Outcome == Changed:
+				row = append(row, st.Green(fmt.Sprintf("✓ %.1fs", r.Duration.Seconds())))
+			case r.Outcome == Skipped:
+				row = append(row, st.Faint("– skipped"))
+			case r.Outcome == Failed:
+				row = append(row, st.Red(fmt.Sprintf("✗ %.1fs", r.Duration.Seconds())))
+			default:
+				row = append(row, st.Faint("· not reached"))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+
+	counts := map[Outcome]int{}
+	for _, r := range res.Results {
+		counts[r.Outcome]++
+	}
+	fmt.Fprintf(w, "\n%s %s, %s, %s, %s %s\n", st.Bold(res.Task+":"),
+		st.Green(fmt.Sprintf("%d changed", counts[Changed])), fmt.Sprintf("%d skipped", counts[Skipped]),
+		st.Red(fmt.Sprintf("%d failed", counts[Failed])), fmt.Sprintf("%d not reached", counts[NotReached]),
+		st.Faint(fmt.Sprintf("(%.2fs)", res.Duration.Seconds())))
+	if f := res.Failure; f != nil {
+		fmt.Fprintf(w, "%s step %d (%s) failed on %s: %s\n", st.Red("✗"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
+		if len(f.Stderr) > 0 {
+			fmt.Fprintf(w, "  last lines of its stderr:\n")
+			for _, l := range f.Stderr {
+				fmt.Fprintf(w, "  %s %s\n", st.Faint("|"), l)
+			}
+		}
+		fmt.Fprintln(w, "  No later step ran.")
+	} else if counts[Changed] == 0 && counts[Failed] == 0 {
+		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
+	}
+}
