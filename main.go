@@ -32,6 +32,7 @@ const (
 	exitOK        = 0
 	exitFailed    = 1 // a step or a host failed
 	exitUsage     = 2 // bad usage or a bad Deployfile
+	exitLockHeld  = 3
 	exitInterrupt = 130
 )
 
@@ -154,6 +155,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "no-color", Usage: "no colours (the NO_COLOR environment variable works too)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to confirmations"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "evaluate every guard and change nothing (as deploy plan)"},
 			&cli.StringFlag{Name: "ssh-config", Usage: "read this ssh_config `FILE` instead of ~/.ssh/config"},
 			&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the host key of a host not seen before in known_hosts " +
 				"(OpenSSH's accept-new); a changed key is still refused"},
@@ -210,6 +212,36 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					"`deploy TARGET` runs the default task ([app] default_task, else \"deploy\").",
 				Action:       cmdRun,
 				BashComplete: completeTasksThenGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:      "plan",
+				Usage:     "show what a task would do on a target, changing nothing",
+				ArgsUsage: "TARGET [TASK]",
+				Description: "Connects, evaluates every guard (creates, unless, only_if) on every host, and prints\n" +
+					"for each step and host: would run, or would skip and why. Takes no lock, writes no journal.\n" +
+					"Guards see the hosts as they are now, before any earlier step of the plan has run.",
+				Action:       cmdPlan,
+				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:      "history",
+				Usage:     "who ran what on a target, when, with what result (from the hosts' journals)",
+				ArgsUsage: "TARGET",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "n", Value: 20, Usage: "show the newest `N` runs (0: all)"},
+				},
+				Action:       cmdHistory,
+				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:         "unlock",
+				Usage:        "remove a stale deploy lock from the hosts of a target",
+				ArgsUsage:    "TARGET",
+				Action:       cmdUnlock,
+				BashComplete: completeGroups,
 				OnUsageError: usageErr,
 			},
 			{
@@ -349,7 +381,7 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 		return err
 	}
 	defer conns.Close()
-	if df.Confirm(target) && !c.Bool("yes") {
+	if df.Confirm(target) && !c.Bool("yes") && !c.Bool("dry-run") {
 		ok, err := confirm(fmt.Sprintf("Run %s on %s (%d hosts: %s)? [y/N] ", task, target, len(hosts), hostList(hosts)))
 		if err != nil {
 			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", target)
@@ -358,10 +390,18 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 			return usagef("not confirmed; nothing was run")
 		}
 	}
-	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts)}
+	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, DryRun: c.Bool("dry-run")}
 	res, err := runner.Run(c.Context, task, hosts)
-	if err != nil {
+	var refused *deploy.RefusedError
+	var held *deploy.LockHeldError
+	switch {
+	case errors.As(err, &refused):
 		return usageError{err.Error()}
+	case errors.As(err, &held):
+		fmt.Fprintf(c.App.ErrWriter, "%s %v\n", style(c).Red("deploy:"), err)
+		return exitStatus(exitLockHeld)
+	case err != nil:
+		return err
 	}
 	if !c.Bool("json") {
 		deploy.WriteRunSummary(c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
@@ -370,6 +410,95 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 		return exitStatus(exitFailed)
 	}
 	return nil
+}
+
+func cmdPlan(c *cli.Context) error {
+	if c.NArg() < 1 || c.NArg() > 2 {
+		return usagef("plan: name a target, and a task if not the default: deploy plan TARGET [TASK]")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	task := df.App.DefaultTask
+	if c.NArg() == 2 {
+		task = c.Args().Get(1)
+	}
+	if err := c.Set("dry-run", "true"); err != nil {
+		return err
+	}
+	return runTask(c, df, task, c.Args().First())
+}
+
+func cmdHistory(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("history: name a target: deploy history TARGET")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	hosts, conns, err := connectTarget(c, df, c.Args().First())
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	if df.App.Path == "" {
+		return usagef("history: %s has no [app] path, so no journal", df.File)
+	}
+	runner := &deploy.Runner{DF: df, Conns: conns}
+	entries, err := runner.History(c.Context, hosts, c.Int("n"))
+	if err != nil {
+		return err
+	}
+	return deploy.WriteHistory(c.App.Writer, style(c), entries, c.Bool("json"))
+}
+
+func cmdUnlock(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("unlock: name a target: deploy unlock TARGET")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	if df.App.Path == "" {
+		return usagef("unlock: %s has no [app] path, so no lock", df.File)
+	}
+	target := c.Args().First()
+	hosts, conns, err := connectTarget(c, df, target)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	runner := &deploy.Runner{DF: df, Conns: conns}
+	held, err := runner.Unlock(c.Context, hosts, false)
+	if err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		_, err := fmt.Fprintf(c.App.Writer, "No lock on %s.\n", target)
+		return err
+	}
+	for _, h := range hosts {
+		if info, ok := held[h.Name]; ok {
+			fmt.Fprintf(c.App.Writer, "%s is locked: %s\n", h.Name, info)
+		}
+	}
+	if !c.Bool("yes") {
+		ok, err := confirm(fmt.Sprintf("Remove the lock from %d hosts? Only do so if that deploy is dead. [y/N] ", len(held)))
+		if err != nil {
+			return usagef("unlock asks for confirmation and there is no terminal to ask on: pass --yes")
+		}
+		if !ok {
+			return usagef("not confirmed; the locks are kept")
+		}
+	}
+	if _, err := runner.Unlock(c.Context, hosts, true); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "Unlocked %d hosts.\n", len(held))
+	return err
 }
 
 func hostList(hosts []*deploy.Host) string {

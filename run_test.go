@@ -17,9 +17,14 @@ import (
 // with the given tasks; {{root}} is a directory the hosts may write in,
 // and {{mine}} a directory of each host's own.
 func taskFleet(t *testing.T, tasks string) (root string, flags []string) {
+	root, flags, _ = taskFleetEnv(t, tasks)
+	return root, flags
+}
+
+func taskFleetEnv(t *testing.T, tasks string) (root string, flags []string, env *sshtest.Env) {
 	t.Helper()
 	t.Setenv("SSH_AUTH_SOCK", "")
-	env := sshtest.New(t)
+	env = sshtest.New(t)
 	for i := 1; i <= 3; i++ {
 		env.Start(t, "web"+strconv.Itoa(i))
 	}
@@ -37,7 +42,7 @@ token = { value = "tok-5ecret-value", secret = true }
 	if err := os.WriteFile(file, []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return root, []string{"--no-color", "-f", file, "--ssh-config", env.SSHConfig}
+	return root, []string{"--no-color", "-f", file, "--ssh-config", env.SSHConfig}, env
 }
 
 func readLines(t *testing.T, path string) []string {

@@ -23,6 +23,7 @@ const (
 	Skipped    Outcome = "skipped"
 	Failed     Outcome = "failed"
 	NotReached Outcome = "not_reached"
+	WouldRun   Outcome = "would_run" // deploy plan: the guards let it run
 )
 
 // Event types of a task run, beside those of exec.
@@ -78,6 +79,10 @@ type RunResult struct {
 	Results  []StepResult
 	Failure  *StepResult // the first failure that stopped the run
 	Duration time.Duration
+	DryRun   bool
+	// JournalErr is a failure to record the run on a host; the run itself
+	// is not undone by it.
+	JournalErr error
 }
 
 // Runner runs tasks of a Deployfile over hosts.
@@ -85,6 +90,12 @@ type Runner struct {
 	DF      *Deployfile
 	Conns   connector
 	Printer Printer
+	// Target is how the hosts were named (a group, a list), for the lock
+	// and the journal.
+	Target string
+	// DryRun evaluates every guard and changes nothing: deploy plan. It
+	// takes no lock and writes no journal.
+	DryRun bool
 	// Builtins runs the built-in steps; nil refuses them before anything
 	// runs.
 	Builtins func(name string) (Builtin, bool)
@@ -93,6 +104,14 @@ type Runner struct {
 // Builtin is a built-in step of the tasks package.
 type Builtin interface {
 	Run(ctx context.Context, conn remote.Conn, h *Host, with map[string]any) (changed bool, err error)
+}
+
+// RefusedError is a task that cannot run on its target as written: found
+// before anything ran.
+type RefusedError struct{ Problems []string }
+
+func (e *RefusedError) Error() string {
+	return "nothing was run:\n  " + strings.Join(e.Problems, "\n  ")
 }
 
 // errAbort marks a host's command cancelled because another host failed.
@@ -111,7 +130,27 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 		return nil, err
 	}
 	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
-	res := &RunResult{Task: task}
+	res := &RunResult{Task: task, DryRun: r.DryRun}
+
+	// The hosts remote steps run on are locked for the run, and record it
+	// in their journal; that needs a deploy root ([app] path).
+	var remoteHosts []*Host
+	for _, p := range prepared {
+		for _, h := range p.hosts {
+			if !h.Local() && !slices.Contains(remoteHosts, h) {
+				remoteHosts = append(remoteHosts, h)
+			}
+		}
+	}
+	info := newRunInfo(task, r.Target)
+	record := r.DF.App.Path != "" && !r.DryRun && len(remoteHosts) > 0
+	if record {
+		locks, err := r.takeLocks(ctx, remoteHosts, info)
+		if err != nil {
+			return nil, err
+		}
+		defer r.releaseLocks(ctx, locks, info)
+	}
 	for _, h := range hosts {
 		res.Hosts = append(res.Hosts, h.Name)
 	}
@@ -158,6 +197,16 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 	failed := 0
 	if res.Failure != nil {
 		failed = 1
+	}
+	if record {
+		result := ResultOK
+		switch {
+		case ctx.Err() != nil:
+			result = ResultInterrupted
+		case res.Failure != nil:
+			result = ResultFailed
+		}
+		res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
 	}
 	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
 	return res, nil
@@ -272,7 +321,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 		out = append(out, p)
 	}
 	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("nothing was run:\n  %s", strings.Join(errs, "\n  "))
+		return nil, nil, &RefusedError{Problems: errs}
 	}
 	for _, p := range out {
 		for _, hc := range p.cmds {
@@ -448,6 +497,11 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		return end()
 	} else if skip {
 		sr.Outcome, sr.Reason = Skipped, reason
+		return end()
+	}
+
+	if r.DryRun {
+		sr.Outcome = WouldRun
 		return end()
 	}
 

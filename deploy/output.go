@@ -122,6 +122,8 @@ func (p *TextPrinter) Event(e Event) {
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Faint("– skipped: "+e.Error))
 		case Changed:
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Green("✓")+p.style.Faint(fmt.Sprintf(" %.2fs", e.Duration)))
+		case WouldRun:
+			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Yellow("→ would run"))
 		}
 	}
 }

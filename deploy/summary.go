@@ -40,6 +40,8 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 				row = append(row, st.Green(fmt.Sprintf("✓ %.1fs", r.Duration.Seconds())))
 			case r.Outcome == Skipped:
 				row = append(row, st.Faint("– skipped"))
+			case r.Outcome == WouldRun:
+				row = append(row, st.Yellow("→ would run"))
 			case r.Outcome == Failed:
 				row = append(row, st.Red(fmt.Sprintf("✗ %.1fs", r.Duration.Seconds())))
 			default:
@@ -53,6 +55,17 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 	counts := map[Outcome]int{}
 	for _, r := range res.Results {
 		counts[r.Outcome]++
+	}
+	if res.DryRun {
+		fmt.Fprintf(w, "\n%s %s, %d would skip, %s %s\n", st.Bold("plan of "+res.Task+":"),
+			st.Yellow(fmt.Sprintf("%d would run", counts[WouldRun])), counts[Skipped],
+			st.Red(fmt.Sprintf("%d could not be checked", counts[Failed])), st.Faint("(nothing was changed)"))
+		for _, r := range res.Results {
+			if r.Outcome == Failed {
+				fmt.Fprintf(w, "  %s on %s: %s\n", res.Steps[r.Step], r.Host, r.Reason)
+			}
+		}
+		return
 	}
 	fmt.Fprintf(w, "\n%s %s, %s, %s, %s %s\n", st.Bold(res.Task+":"),
 		st.Green(fmt.Sprintf("%d changed", counts[Changed])), fmt.Sprintf("%d skipped", counts[Skipped]),
@@ -69,5 +82,8 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 		fmt.Fprintln(w, "  No later step ran.")
 	} else if counts[Changed] == 0 && counts[Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
+	}
+	if res.JournalErr != nil {
+		fmt.Fprintf(w, "%s the run could not be recorded in the journal: %v\n", st.Yellow("!"), res.JournalErr)
 	}
 }

@@ -1,0 +1,190 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+// JournalEntry is one run as one host records it: a line of JSON appended
+// to {path}/.deploy/journal.
+type JournalEntry struct {
+	ID       string        `json:"id"`
+	Time     time.Time     `json:"time"`
+	Owner    string        `json:"owner"` // user@machine
+	Task     string        `json:"task"`
+	Target   string        `json:"target"`
+	Host     string        `json:"host"`
+	FromSHA  string        `json:"from_sha,omitempty"`
+	ToSHA    string        `json:"to_sha,omitempty"`
+	Result   string        `json:"result"` // ok, failed, interrupted
+	Duration float64       `json:"duration_s"`
+	Steps    []JournalStep `json:"steps"`
+}
+
+// JournalStep is how one step ended on the host.
+type JournalStep struct {
+	Step     string  `json:"step"`
+	Outcome  Outcome `json:"outcome"`
+	Duration float64 `json:"duration_s,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
+}
+
+// Journal results.
+const (
+	ResultOK          = "ok"
+	ResultFailed      = "failed"
+	ResultInterrupted = "interrupted"
+)
+
+func journalDir(sc *scope) string { return strings.TrimSuffix(sc.vars["path"], "/") + "/.deploy" }
+
+// writeJournal appends the run's line to the journal of each host. It
+// runs even when ctx is cancelled, so an interrupted run is recorded.
+func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo, res *RunResult, result string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	var g errgroup.Group
+	for _, h := range hosts {
+		g.Go(func() error {
+			e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, Task: info.Task, Target: info.Target,
+				Host: h.Name, ToSHA: info.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
+			for _, sr := range res.Results {
+				if sr.Host == h.Name || sr.Host == LocalHost {
+					e.Steps = append(e.Steps, JournalStep{Step: res.Steps[sr.Step], Outcome: sr.Outcome,
+						Duration: sr.Duration.Seconds(), Reason: sr.Reason})
+				}
+			}
+			line, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			conn, err := r.Conns.Conn(ctx, h)
+			if err != nil {
+				return err
+			}
+			sc, err := r.DF.scopeFor(h)
+			if err != nil {
+				return err
+			}
+			dir := journalDir(sc)
+			// The line is secret-masked like all output, and travels in
+			// the script on stdin.
+			script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s >> %s/journal",
+				remote.MustQuote(dir), remote.MustQuote(maskAll(string(line), sc.secrets)), remote.MustQuote(dir))
+			if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
+				return fmt.Errorf("journal on %s: %w", h.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// HistoryEntry is one run, merged over the hosts that recorded it.
+type HistoryEntry struct {
+	JournalEntry
+	Hosts []string `json:"hosts"`
+}
+
+// History reads the journals of hosts and merges them into runs, newest
+// first; n > 0 keeps the newest n.
+func (r *Runner) History(ctx context.Context, hosts []*Host, n int) ([]HistoryEntry, error) {
+	var mu sync.Mutex
+	byID := map[string]*HistoryEntry{}
+	var g errgroup.Group
+	for _, h := range hosts {
+		g.Go(func() error {
+			conn, err := r.Conns.Conn(ctx, h)
+			if err != nil {
+				return err
+			}
+			sc, err := r.DF.scopeFor(h)
+			if err != nil {
+				return err
+			}
+			var out bytes.Buffer
+			file := remote.MustQuote(journalDir(sc) + "/journal")
+			if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out}); err != nil {
+				return fmt.Errorf("journal of %s: %w", h.Name, err)
+			}
+			sc2 := bufio.NewScanner(&out)
+			sc2.Buffer(make([]byte, 1<<20), 1<<24)
+			mu.Lock()
+			defer mu.Unlock()
+			for sc2.Scan() {
+				var e JournalEntry
+				if json.Unmarshal(sc2.Bytes(), &e) != nil {
+					continue // a line cut by a full disk is skipped, not fatal
+				}
+				he, ok := byID[e.ID]
+				if !ok {
+					he = &HistoryEntry{JournalEntry: e}
+					byID[e.ID] = he
+				}
+				he.Hosts = append(he.Hosts, e.Host)
+				// The run's result is its worst host's.
+				if e.Result != ResultOK && he.Result == ResultOK {
+					he.Result = e.Result
+				}
+				he.Duration = max(he.Duration, e.Duration)
+			}
+			return sc2.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make([]HistoryEntry, 0, len(byID))
+	for _, e := range byID {
+		slices.Sort(e.Hosts)
+		e.Host = ""
+		out = append(out, *e)
+	}
+	slices.SortFunc(out, func(a, b HistoryEntry) int { return b.Time.Compare(a.Time) })
+	if n > 0 && len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// WriteHistory prints runs as a table, newest first.
+func WriteHistory(w io.Writer, st Style, entries []HistoryEntry, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, e := range entries {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(entries) == 0 {
+		_, err := fmt.Fprintln(w, "No runs recorded on these hosts yet.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Faint("WHEN"), st.Faint("WHO"), st.Faint("TASK"), st.Faint("TARGET"),
+		st.Faint("RESULT"), st.Faint("TIME"), st.Faint("HOSTS"))
+	for _, e := range entries {
+		result := st.Green(e.Result)
+		if e.Result != ResultOK {
+			result = st.Red(e.Result)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Owner, e.Task,
+			e.Target, result, e.Duration, strings.Join(e.Hosts, ","))
+	}
+	return tw.Flush()
+}
