@@ -249,3 +249,60 @@ steps = [{ run = "echo {{host}} >> {{root}}/deployed" }]`)
 		t.Errorf("careful --yes: exit %d", code)
 	}
 }
+
+func TestRunUploadAndLocal(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "site")
+	if err := os.MkdirAll(filepath.Join(src, "css"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "css", "app.css"), []byte("body{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	localOut := filepath.Join(t.TempDir(), "local-ran")
+	root, flags := taskFleet(t, fmt.Sprintf(`
+[tasks.ship]
+steps = [
+  { local = "echo {{python}} > %s" },
+  { upload = %q, to = "{{mine}}/site" },
+  { upload = %q, to = "{{mine}}/app.css", mode = "0600", on = "front" },
+]`, localOut, src, filepath.Join(src, "css", "app.css")))
+	code, _, errOut := runCLI(t, append(flags, "run", "ship", "web")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if got := readLines(t, localOut); len(got) != 1 || got[0] != "python3" {
+		t.Errorf("local step wrote %v", got)
+	}
+	for _, h := range []string{"web1", "web2", "web3"} {
+		if got := readLines(t, filepath.Join(root, h, "site", "css", "app.css")); len(got) != 1 || got[0] != "body{}" {
+			t.Errorf("%s: uploaded tree: %v", h, got)
+		}
+	}
+	info, err := os.Stat(filepath.Join(root, "web1", "app.css"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("upload with mode: %v, %v", info, err)
+	}
+	if exists(filepath.Join(root, "web3", "app.css")) {
+		t.Error("upload on front reached web3")
+	}
+}
+
+// on_failure = "cancel" (the default): when one host fails, the step's
+// commands on the other hosts are stopped, not waited for.
+func TestRunFailureCancelsOthers(t *testing.T) {
+	root, flags := taskFleet(t, `
+[tasks.t]
+steps = [{ run = "if [ {{host}} = web1 ]; then exit 1; fi; sleep 20; touch {{root}}/finished-{{host}}" }]`)
+	code, _, errOut := runCLI(t, append(flags, "run", "t", "web")...)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, h := range []string{"web2", "web3"} {
+		if exists(filepath.Join(root, "finished-"+h)) {
+			t.Errorf("%s was not cancelled", h)
+		}
+	}
+	if !strings.Contains(errOut, ") failed on web1: exit status 1") {
+		t.Errorf("the failure named is not web1's:\n%s", errOut)
+	}
+}

@@ -13,13 +13,14 @@ import (
 // local steps (no {{host}}, {{user}}, {{path}}).
 type scope struct {
 	vars    map[string]string
-	secrets []string // values to mask in every output
+	broken  map[string]error // variables without a value here, and why
+	secrets []string         // values to mask in every output
 }
 
 // scopeFor resolves the variables of h (nil: a local step). Secret values
 // read from the environment are read here, at run time.
 func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
-	s := &scope{vars: map[string]string{"python": df.App.Python}}
+	s := &scope{vars: map[string]string{"python": df.App.Python}, broken: map[string]error{}}
 	defs := df.Vars
 	if h != nil {
 		defs = df.VarsFor(h)
@@ -58,6 +59,9 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 		if _, done := s.vars[n]; done {
 			return nil
 		}
+		if _, bad := s.broken[n]; bad {
+			return nil
+		}
 		val, ok := raw[n]
 		if !ok {
 			return nil // unknown here: reported where it is used
@@ -74,7 +78,10 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 			}
 			var err error
 			if val, err = s.expandRaw(val); err != nil {
-				return fmt.Errorf("variable %s: %w", n, err)
+				// Only an error where it is used: a local step has no
+				// {{host}}, but need not use the variables that do.
+				s.broken[n] = fmt.Errorf("variable %s: %w", n, err)
+				return nil
 			}
 		}
 		s.vars[n] = val
@@ -121,6 +128,9 @@ func (s *scope) expand(text string, put func(string) (string, error)) (string, e
 		name := templateRef.FindStringSubmatch(ref)[1]
 		v, ok := s.vars[name]
 		if !ok {
+			if firstErr == nil {
+				firstErr = s.broken[name]
+			}
 			if firstErr == nil {
 				firstErr = fmt.Errorf("{{%s}} has no value here", name)
 			}
