@@ -606,7 +606,7 @@ func connectTarget(c *cli.Context, df *deploy.Deployfile, target string) ([]*dep
 }
 
 // printer is how a run's events are shown: JSON lines, or lines prefixed
-// by host.
+// by host, with a live status block when on a terminal.
 func printer(c *cli.Context, hosts []*deploy.Host) deploy.Printer {
 	if c.Bool("json") {
 		return deploy.NewJSONPrinter(c.App.Writer)
@@ -615,7 +615,12 @@ func printer(c *cli.Context, hosts []*deploy.Host) deploy.Printer {
 	for i, h := range hosts {
 		names[i] = h.Name
 	}
-	return deploy.NewTextPrinter(c.App.Writer, c.App.ErrWriter, style(c), names)
+	text := deploy.NewTextPrinter(c.App.Writer, c.App.ErrWriter, style(c), names)
+	// On a terminal, a status line per host under the output.
+	if deploy.IsTerminal(c.App.Writer) && deploy.IsTerminal(c.App.ErrWriter) {
+		return deploy.NewLivePrinter(text, c.App.ErrWriter, style(c))
+	}
+	return text
 }
 
 // sshSettings are the SSH options of the command line. A passphrase is

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -93,38 +92,35 @@ func WriteHostChecks(w io.Writer, st Style, checks []HostCheck, asJSON bool) err
 		}
 		return nil
 	}
-	yesNo := func(ok bool, known bool) string {
+	yesNo := func(ok bool, known bool) cell {
 		switch {
 		case !known:
-			return st.Faint("-")
+			return cell{"-", st.Faint}
 		case ok:
-			return st.Green("yes")
+			return cell{"yes", st.Green}
 		}
-		return st.Red("no")
+		return cell{"no", st.Red}
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Faint("HOST"), st.Faint("ADDRESS"), st.Faint("REACHABLE"),
-		st.Faint("HOST KEY"), st.Faint("AUTHENTICATED"), st.Faint("CONNECT"), st.Faint("RTT"))
+	rows := [][]cell{{{"HOST", st.Faint}, {"ADDRESS", st.Faint}, {"REACHABLE", st.Faint}, {"HOST KEY", st.Faint},
+		{"AUTHENTICATED", st.Faint}, {"CONNECT", st.Faint}, {"RTT", st.Faint}}}
 	for _, c := range checks {
-		key := st.Faint("-")
+		key := cell{"-", st.Faint}
 		switch c.HostKey {
 		case "ok":
-			key = st.Green("ok")
+			key = cell{"ok", st.Green}
 		case "":
 		default:
-			key = st.Red(c.HostKey)
+			key = cell{c.HostKey, st.Red}
 		}
-		rtt := st.Faint("-")
+		rtt := cell{"-", st.Faint}
 		if c.Authenticated {
-			rtt = fmt.Sprintf("%.1fms", float64(c.RTT.Microseconds())/1000)
+			rtt = plain(fmt.Sprintf("%.1fms", float64(c.RTT.Microseconds())/1000))
 		}
-		connect := fmt.Sprintf("%.1fms", float64(c.Connect.Microseconds())/1000)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Host, c.Address, yesNo(c.Reachable, true), key,
-			yesNo(c.Authenticated, c.Reachable && c.HostKey != "unknown" && c.HostKey != "changed" && c.HostKey != "revoked"), connect, rtt)
+		keyTrusted := c.HostKey != "unknown" && c.HostKey != "changed" && c.HostKey != "revoked"
+		rows = append(rows, []cell{plain(c.Host), plain(c.Address), yesNo(c.Reachable, true), key,
+			yesNo(c.Authenticated, c.Reachable && keyTrusted), plain(fmt.Sprintf("%.1fms", float64(c.Connect.Microseconds())/1000)), rtt})
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	writeTable(w, rows)
 	for _, c := range checks {
 		if c.Error != "" {
 			fmt.Fprintf(w, "\n%s %s\n", st.Red(c.Host+":"), c.Error)

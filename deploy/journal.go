@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -175,16 +174,16 @@ func WriteHistory(w io.Writer, st Style, entries []HistoryEntry, asJSON bool) er
 		_, err := fmt.Fprintln(w, "No runs recorded on these hosts yet.")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Faint("WHEN"), st.Faint("WHO"), st.Faint("TASK"), st.Faint("TARGET"),
-		st.Faint("RESULT"), st.Faint("TIME"), st.Faint("HOSTS"))
+	rows := [][]cell{{{"WHEN", st.Faint}, {"WHO", st.Faint}, {"TASK", st.Faint}, {"TARGET", st.Faint},
+		{"RESULT", st.Faint}, {"TIME", st.Faint}, {"HOSTS", st.Faint}}}
 	for _, e := range entries {
-		result := st.Green(e.Result)
+		result := cell{e.Result, st.Green}
 		if e.Result != ResultOK {
-			result = st.Red(e.Result)
+			result.paint = st.Red
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Owner, e.Task,
-			e.Target, result, e.Duration, strings.Join(e.Hosts, ","))
+		rows = append(rows, []cell{plain(e.Time.Local().Format("2006-01-02 15:04:05")), plain(e.Owner), plain(e.Task),
+			plain(e.Target), result, plain(fmt.Sprintf("%.1fs", e.Duration)), plain(strings.Join(e.Hosts, ","))})
 	}
-	return tw.Flush()
+	writeTable(w, rows)
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 )
 
 // StepSummary is one step as `deploy tasks` shows it.
@@ -98,17 +97,15 @@ func WriteTasks(w io.Writer, st Style, df *Deployfile, asJSON bool) error {
 			title += "  " + t.Description
 		}
 		fmt.Fprintln(w, title)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		var rows [][]cell
 		for j, s := range t.Steps {
 			what := string(s.Kind) + " " + firstLine(s.Arg, 60)
 			if s.Name != "" {
-				what = s.Name + st.Faint(" ("+string(s.Kind)+")")
+				what = s.Name + " (" + string(s.Kind) + ")"
 			}
-			fmt.Fprintf(tw, "  %d.\t%s\t%s\n", j+1, what, st.Faint(strings.Join(s.Modifiers, ", ")))
+			rows = append(rows, []cell{plain(fmt.Sprintf("  %d.", j+1)), plain(what), {strings.Join(s.Modifiers, ", "), st.Faint}})
 		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		writeTable(w, rows)
 	}
 	return nil
 }
@@ -175,13 +172,12 @@ func WriteHosts(w io.Writer, st Style, df *Deployfile, group string, asJSON bool
 		_, err := fmt.Fprintf(w, "%s defines no host groups: add them under [hosts]\n", df.File)
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Faint("GROUP"), st.Faint("NAME"), st.Faint("USER"), st.Faint("HOST"), st.Faint("PORT"))
+	rows := [][]cell{{{"GROUP", st.Faint}, {"NAME", st.Faint}, {"USER", st.Faint}, {"HOST", st.Faint}, {"PORT", st.Faint}}}
 	defaulted := false
 	for _, g := range groups {
 		hosts := df.HostSummaries(g)
 		if len(hosts) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t\t\t\n", st.Bold(g), st.Faint("(no hosts)"))
+			rows = append(rows, []cell{{g, st.Bold}, {"(no hosts)", st.Faint}})
 		}
 		for _, h := range hosts {
 			user, port := h.User, strconv.Itoa(h.Port)
@@ -194,12 +190,10 @@ func WriteHosts(w io.Writer, st Style, df *Deployfile, group string, asJSON bool
 			if port == "0" {
 				port, defaulted = "-", true
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Bold(g), h.Name, user, h.Host, port)
+			rows = append(rows, []cell{{g, st.Bold}, plain(h.Name), plain(user), plain(h.Host), plain(port)})
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	writeTable(w, rows)
 	if defaulted {
 		fmt.Fprintln(w, st.Faint("-: from ~/.ssh/config, else your login name and port 22"))
 	}

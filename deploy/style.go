@@ -3,6 +3,8 @@ package deploy
 import (
 	"io"
 	"os"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"golang.org/x/term"
@@ -23,6 +25,12 @@ func NewStyle(w io.Writer, noColor bool) Style {
 	}
 	f, ok := w.(*os.File)
 	return Style{enabled: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+// IsTerminal reports whether w is a terminal that can redraw lines.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
 }
 
 // Enabled reports whether the style writes colour.
@@ -59,4 +67,44 @@ func WriteErrors(w io.Writer, st Style, errs ErrorList) {
 		}
 		io.WriteString(w, line+"\n")
 	}
+}
+
+// cell is table text and how to paint it; the padding is worked out on
+// the plain text, since colour codes take bytes but no room on screen.
+type cell struct {
+	text  string
+	paint func(string) string
+}
+
+func plain(text string) cell { return cell{text: text} }
+
+// writeTable writes rows as columns two spaces apart, painting each cell
+// after padding it.
+func writeTable(w io.Writer, rows [][]cell) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			text := c.text
+			if i < len(r)-1 {
+				text += strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text)+2)
+			}
+			if c.paint != nil {
+				// Paint the words, not the padding.
+				trimmed := strings.TrimRight(text, " ")
+				text = c.paint(trimmed) + text[len(trimmed):]
+			}
+			b.WriteString(text)
+		}
+		b.WriteString("\n")
+	}
+	io.WriteString(w, b.String())
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
-	"text/tabwriter"
 )
 
 // WriteRunSummary prints the table of a run, step × host (changed,
@@ -18,39 +16,38 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 			hosts = append([]string{LocalHost}, hosts...)
 		}
 	}
-	cell := map[[2]any]StepResult{}
+	outcomes := map[[2]any]StepResult{}
 	for _, r := range res.Results {
-		cell[[2]any{r.Step, r.Host}] = r
+		outcomes[[2]any{r.Step, r.Host}] = r
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := []string{st.Faint("STEP")}
+	header := []cell{{text: "STEP", paint: st.Faint}}
 	for _, h := range hosts {
-		header = append(header, st.Faint(h))
+		header = append(header, cell{text: h, paint: st.Faint})
 	}
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	rows := [][]cell{header}
 	for i, title := range res.Steps {
-		row := []string{fmt.Sprintf("%d. %s", i+1, firstLine(title, 40))}
+		row := []cell{plain(fmt.Sprintf("%d. %s", i+1, firstLine(title, 40)))}
 		for _, h := range hosts {
-			r, ok := cell[[2]any{i, h}]
+			r, ok := outcomes[[2]any{i, h}]
 			switch {
 			case !ok:
-				row = append(row, "")
+				row = append(row, plain(""))
 			case r.Outcome == Changed:
-				row = append(row, st.Green(fmt.Sprintf("✓ %.1fs", r.Duration.Seconds())))
+				row = append(row, cell{fmt.Sprintf("✓ %.1fs", r.Duration.Seconds()), st.Green})
 			case r.Outcome == Skipped:
-				row = append(row, st.Faint("– skipped"))
+				row = append(row, cell{"– skipped", st.Faint})
 			case r.Outcome == WouldRun:
-				row = append(row, st.Yellow("→ would run"))
+				row = append(row, cell{"→ would run", st.Yellow})
 			case r.Outcome == Failed:
-				row = append(row, st.Red(fmt.Sprintf("✗ %.1fs", r.Duration.Seconds())))
+				row = append(row, cell{fmt.Sprintf("✗ %.1fs", r.Duration.Seconds()), st.Red})
 			default:
-				row = append(row, st.Faint("· not reached"))
+				row = append(row, cell{"· not reached", st.Faint})
 			}
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		rows = append(rows, row)
 	}
-	tw.Flush()
+	writeTable(w, rows)
 
 	counts := map[Outcome]int{}
 	for _, r := range res.Results {
