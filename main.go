@@ -22,6 +22,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -390,7 +391,8 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 			return usagef("not confirmed; nothing was run")
 		}
 	}
-	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, DryRun: c.Bool("dry-run")}
+	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, DryRun: c.Bool("dry-run"),
+		Builtins: tasks.Builtins()}
 	res, err := runner.Run(c.Context, task, hosts)
 	var refused *deploy.RefusedError
 	var held *deploy.LockHeldError

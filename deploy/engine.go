@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/deploy-tool/deploy/remote"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // Outcome is how a step ended on a host.
@@ -96,14 +97,9 @@ type Runner struct {
 	// DryRun evaluates every guard and changes nothing: deploy plan. It
 	// takes no lock and writes no journal.
 	DryRun bool
-	// Builtins runs the built-in steps; nil refuses them before anything
-	// runs.
-	Builtins func(name string) (Builtin, bool)
-}
-
-// Builtin is a built-in step of the tasks package.
-type Builtin interface {
-	Run(ctx context.Context, conn remote.Conn, h *Host, with map[string]any) (changed bool, err error)
+	// Builtins are the built-in steps (tasks.Builtins()); a task naming
+	// one that is not there is refused before anything runs.
+	Builtins tasks.Registry
 }
 
 // RefusedError is a task that cannot run on its target as written: found
@@ -275,11 +271,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 		s := ps.step
 		p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}}
 		if s.Kind == StepBuiltin {
-			if r.Builtins == nil {
-				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
-				continue
-			}
-			if _, ok := r.Builtins(s.Arg); !ok {
+			if _, ok := r.Builtins[s.Arg]; !ok {
 				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
 				continue
 			}
@@ -500,11 +492,6 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		return end()
 	}
 
-	if r.DryRun {
-		sr.Outcome = WouldRun
-		return end()
-	}
-
 	tail := &tailLines{max: 5}
 	stream := func(kind string, also *tailLines) *lineWriter {
 		return &lineWriter{emit: func(line string) {
@@ -515,6 +502,29 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		}}
 	}
 	stdout, stderr := stream("stdout", nil), stream("stderr", tail)
+	var builtin tasks.Step
+	var env *tasks.Env
+	if s.Kind == StepBuiltin {
+		// A built-in step knows whether it is done already: the same
+		// check serves the run and the plan.
+		builtin = r.Builtins[s.Arg]
+		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: s.With, Stdout: stdout, Stderr: stderr}
+		done, reason, err := builtin.Check(ctx, env)
+		if err != nil {
+			sr.Outcome, sr.Reason = Failed, "check: "+hc.scope.mask(err.Error())
+			return end()
+		}
+		if done {
+			sr.Outcome, sr.Reason = Skipped, reason
+			return end()
+		}
+	}
+
+	if r.DryRun {
+		sr.Outcome = WouldRun
+		return end()
+	}
+
 	var err error
 	switch s.Kind {
 	case StepRun, StepLocal:
@@ -530,15 +540,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 			err = conn.Run(ctx, &c)
 		}
 	case StepBuiltin:
-		b, _ := r.Builtins(s.Arg)
-		var changed bool
-		changed, err = b.Run(ctx, conn, h, s.With)
-		if err == nil && !changed {
-			stdout.Flush()
-			stderr.Flush()
-			sr.Outcome, sr.Reason = Skipped, "already done"
-			return end()
-		}
+		err = builtin.Run(ctx, env)
 	}
 	stdout.Flush()
 	stderr.Flush()

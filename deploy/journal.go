@@ -48,28 +48,15 @@ const (
 	ResultInterrupted = "interrupted"
 )
 
-func journalDir(sc *scope) string { return strings.TrimSuffix(sc.vars["path"], "/") + "/.deploy" }
+// stateDir is {path}/.deploy, where a host keeps its lock and journal.
+func stateDir(sc *scope) string { return strings.TrimSuffix(sc.vars["path"], "/") + "/.deploy" }
 
-// writeJournal appends the run's line to the journal of each host. It
-// runs even when ctx is cancelled, so an interrupted run is recorded.
-func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo, res *RunResult, result string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
+// onEachHost calls fn for every host at once, with its connection and its
+// variables, and returns the first error.
+func (r *Runner) onEachHost(ctx context.Context, hosts []*Host, fn func(h *Host, conn remote.Conn, sc *scope) error) error {
 	var g errgroup.Group
 	for _, h := range hosts {
 		g.Go(func() error {
-			e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, Task: info.Task, Target: info.Target,
-				Host: h.Name, ToSHA: info.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
-			for _, sr := range res.Results {
-				if sr.Host == h.Name || sr.Host == LocalHost {
-					e.Steps = append(e.Steps, JournalStep{Step: res.Steps[sr.Step], Outcome: sr.Outcome,
-						Duration: sr.Duration.Seconds(), Reason: sr.Reason})
-				}
-			}
-			line, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
 			conn, err := r.Conns.Conn(ctx, h)
 			if err != nil {
 				return err
@@ -78,18 +65,40 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo,
 			if err != nil {
 				return err
 			}
-			dir := journalDir(sc)
-			// The line is secret-masked like all output, and travels in
-			// the script on stdin.
-			script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s >> %s/journal",
-				remote.MustQuote(dir), remote.MustQuote(maskAll(string(line), sc.secrets)), remote.MustQuote(dir))
-			if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
-				return fmt.Errorf("journal on %s: %w", h.Name, err)
-			}
-			return nil
+			return fn(h, conn, sc)
 		})
 	}
 	return g.Wait()
+}
+
+// writeJournal appends the run's line to the journal of each host. It
+// runs even when ctx is cancelled, so an interrupted run is recorded.
+func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo, res *RunResult, result string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	return r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, Task: info.Task, Target: info.Target,
+			Host: h.Name, ToSHA: info.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
+		for _, sr := range res.Results {
+			if sr.Host == h.Name || sr.Host == LocalHost {
+				e.Steps = append(e.Steps, JournalStep{Step: res.Steps[sr.Step], Outcome: sr.Outcome,
+					Duration: sr.Duration.Seconds(), Reason: sr.Reason})
+			}
+		}
+		line, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		dir := stateDir(sc)
+		// The line is secret-masked like all output, and travels in the
+		// script on stdin.
+		script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s >> %s/journal",
+			remote.MustQuote(dir), remote.MustQuote(maskAll(string(line), sc.secrets)), remote.MustQuote(dir))
+		if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
+			return fmt.Errorf("journal on %s: %w", h.Name, err)
+		}
+		return nil
+	})
 }
 
 // HistoryEntry is one run, merged over the hosts that recorded it.
@@ -103,47 +112,36 @@ type HistoryEntry struct {
 func (r *Runner) History(ctx context.Context, hosts []*Host, n int) ([]HistoryEntry, error) {
 	var mu sync.Mutex
 	byID := map[string]*HistoryEntry{}
-	var g errgroup.Group
-	for _, h := range hosts {
-		g.Go(func() error {
-			conn, err := r.Conns.Conn(ctx, h)
-			if err != nil {
-				return err
+	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+		var out bytes.Buffer
+		file := remote.MustQuote(stateDir(sc) + "/journal")
+		if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out}); err != nil {
+			return fmt.Errorf("journal of %s: %w", h.Name, err)
+		}
+		lines := bufio.NewScanner(&out)
+		lines.Buffer(make([]byte, 1<<20), 1<<24)
+		mu.Lock()
+		defer mu.Unlock()
+		for lines.Scan() {
+			var e JournalEntry
+			if json.Unmarshal(lines.Bytes(), &e) != nil {
+				continue // a line cut by a full disk is skipped, not fatal
 			}
-			sc, err := r.DF.scopeFor(h)
-			if err != nil {
-				return err
+			he, ok := byID[e.ID]
+			if !ok {
+				he = &HistoryEntry{JournalEntry: e}
+				byID[e.ID] = he
 			}
-			var out bytes.Buffer
-			file := remote.MustQuote(journalDir(sc) + "/journal")
-			if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out}); err != nil {
-				return fmt.Errorf("journal of %s: %w", h.Name, err)
+			he.Hosts = append(he.Hosts, e.Host)
+			// The run's result is its worst host's.
+			if e.Result != ResultOK && he.Result == ResultOK {
+				he.Result = e.Result
 			}
-			sc2 := bufio.NewScanner(&out)
-			sc2.Buffer(make([]byte, 1<<20), 1<<24)
-			mu.Lock()
-			defer mu.Unlock()
-			for sc2.Scan() {
-				var e JournalEntry
-				if json.Unmarshal(sc2.Bytes(), &e) != nil {
-					continue // a line cut by a full disk is skipped, not fatal
-				}
-				he, ok := byID[e.ID]
-				if !ok {
-					he = &HistoryEntry{JournalEntry: e}
-					byID[e.ID] = he
-				}
-				he.Hosts = append(he.Hosts, e.Host)
-				// The run's result is its worst host's.
-				if e.Result != ResultOK && he.Result == ResultOK {
-					he.Result = e.Result
-				}
-				he.Duration = max(he.Duration, e.Duration)
-			}
-			return sc2.Err()
-		})
-	}
-	if err := g.Wait(); err != nil {
+			he.Duration = max(he.Duration, e.Duration)
+		}
+		return lines.Err()
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]HistoryEntry, 0, len(byID))

@@ -85,46 +85,35 @@ func (r *Runner) takeLocks(ctx context.Context, hosts []*Host, info LockInfo) ([
 	}
 	var mu sync.Mutex
 	var taken []*hostLock
-	var g errgroup.Group
-	for _, h := range hosts {
-		g.Go(func() error {
-			conn, err := r.Conns.Conn(ctx, h)
-			if err != nil {
-				return err
-			}
-			sc, err := r.DF.scopeFor(h)
-			if err != nil {
-				return err
-			}
-			base := strings.TrimSuffix(sc.vars["path"], "/") + "/.deploy"
-			l := &hostLock{host: h, conn: conn, dir: base + "/lock"}
-			script := fmt.Sprintf(`mkdir -p %[1]s
+	err = r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+		base := stateDir(sc)
+		l := &hostLock{host: h, conn: conn, dir: base + "/lock"}
+		script := fmt.Sprintf(`mkdir -p %[1]s
 if mkdir %[2]s 2>/dev/null; then
   printf '%%s\n' %[3]s > %[2]s/info
 else
   cat %[2]s/info 2>/dev/null || echo "(no details: the lock is being written, or was left empty)"
   exit %[4]d
 fi`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld)
-			var out, errOut bytes.Buffer
-			err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
-			var exit *remote.ExitError
-			if errors.As(err, &exit) && exit.Status == lockExitHeld {
-				held := &LockHeldError{Host: h.Name, Raw: out.String()}
-				if json.Unmarshal(bytes.TrimSpace(out.Bytes()), &held.Info) != nil {
-					held.Info = LockInfo{}
-				}
-				return held
+		var out, errOut bytes.Buffer
+		err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
+		var exit *remote.ExitError
+		if errors.As(err, &exit) && exit.Status == lockExitHeld {
+			held := &LockHeldError{Host: h.Name, Raw: out.String()}
+			if json.Unmarshal(bytes.TrimSpace(out.Bytes()), &held.Info) != nil {
+				held.Info = LockInfo{}
 			}
-			if err != nil {
-				return fmt.Errorf("lock on %s: %w: %s", h.Name, err, strings.TrimSpace(errOut.String()))
-			}
-			mu.Lock()
-			taken = append(taken, l)
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+			return held
+		}
+		if err != nil {
+			return fmt.Errorf("lock on %s: %w: %s", h.Name, err, strings.TrimSpace(errOut.String()))
+		}
+		mu.Lock()
+		taken = append(taken, l)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
 		r.releaseLocks(ctx, taken, info)
 		return nil, err
 	}
@@ -153,33 +142,22 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 func (r *Runner) Unlock(ctx context.Context, hosts []*Host, remove bool) (map[string]string, error) {
 	held := map[string]string{}
 	var mu sync.Mutex
-	var g errgroup.Group
-	for _, h := range hosts {
-		g.Go(func() error {
-			conn, err := r.Conns.Conn(ctx, h)
-			if err != nil {
-				return err
-			}
-			sc, err := r.DF.scopeFor(h)
-			if err != nil {
-				return err
-			}
-			dir := remote.MustQuote(strings.TrimSuffix(sc.vars["path"], "/") + "/.deploy/lock")
-			script := "if [ -d " + dir + " ]; then cat " + dir + "/info 2>/dev/null || echo '(empty lock)'; fi"
-			if remove {
-				script += "; rm -rf " + dir
-			}
-			var out bytes.Buffer
-			if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out}); err != nil {
-				return fmt.Errorf("%s: %w", h.Name, err)
-			}
-			if s := strings.TrimSpace(out.String()); s != "" {
-				mu.Lock()
-				held[h.Name] = s
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	return held, g.Wait()
+	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+		dir := remote.MustQuote(stateDir(sc) + "/lock")
+		script := "if [ -d " + dir + " ]; then cat " + dir + "/info 2>/dev/null || echo '(empty lock)'; fi"
+		if remove {
+			script += "; rm -rf " + dir
+		}
+		var out bytes.Buffer
+		if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out}); err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+		if s := strings.TrimSpace(out.String()); s != "" {
+			mu.Lock()
+			held[h.Name] = s
+			mu.Unlock()
+		}
+		return nil
+	})
+	return held, err
 }
