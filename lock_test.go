@@ -130,13 +130,13 @@ steps = [{ run = "exit 1" }]`)
 		t.Fatalf("journal of web1 has %d lines:\n%s", len(lines), data)
 	}
 	var last struct {
-		Task, Result, Owner, Host string
-		Steps                     []struct{ Outcome string }
+		Task, Result, Owner, Host, User, Machine string
+		Steps                                    []struct{ Outcome string }
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil {
 		t.Fatal(err)
 	}
-	if last.Task != "broken" || last.Result != "failed" || last.Host != "web1" || last.Owner == "" || len(last.Steps) != 1 || last.Steps[0].Outcome != "failed" {
+	if last.Task != "broken" || last.Result != "failed" || last.Host != "web1" || last.Owner != last.User+"@"+last.Machine || len(last.Steps) != 1 || last.Steps[0].Outcome != "failed" {
 		t.Errorf("journal line: %+v", last)
 	}
 

@@ -99,7 +99,8 @@ steps = [
 			t.Errorf("step 3 ran on %s after step 2 failed", h)
 		}
 	}
-	for _, want := range []string{"step 2 (check) failed on web2: exit status 3", "| broken", "No later step ran.", "3 not reached"} {
+	for _, want := range []string{"step 2 (check) failed on web2: exit status 3", "| broken", "No later step ran.", "3 not reached",
+		"command: if [ web2 = web2 ]; then echo broken >&2; exit 3; fi"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("summary lacks %q:\n%s", want, errOut)
 		}

@@ -70,6 +70,7 @@ type StepResult struct {
 	Status   int    // exit status of a failed command; -1 when none
 	Duration time.Duration
 	Stderr   []string // last lines of a failed command's stderr
+	Command  string   // the failed command, variables filled in and secrets masked
 }
 
 // RunResult is a whole run: the steps, and every (step, host) outcome.
@@ -177,6 +178,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 	for i := range res.Results {
 		sr := &res.Results[i]
 		sr.Reason = maskAll(sr.Reason, secrets)
+		sr.Command = maskAll(sr.Command, secrets)
 		for j, l := range sr.Stderr {
 			sr.Stderr[j] = maskAll(l, secrets)
 		}
@@ -560,6 +562,16 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		sr.Outcome, sr.Reason = Failed, err.Error()
 	}
 	sr.Reason = hc.scope.mask(sr.Reason)
+	if sr.Outcome == Failed {
+		switch s.Kind {
+		case StepRun, StepLocal:
+			sr.Command = hc.script
+		case StepUpload:
+			sr.Command = "upload " + hc.src + " to " + hc.to
+		case StepBuiltin:
+			sr.Command = "builtin " + s.Arg
+		}
+	}
 	return end()
 }
 

@@ -23,6 +23,8 @@ type JournalEntry struct {
 	ID       string        `json:"id"`
 	Time     time.Time     `json:"time"`
 	Owner    string        `json:"owner"` // user@machine
+	User     string        `json:"user"`
+	Machine  string        `json:"machine"`
 	Task     string        `json:"task"`
 	Target   string        `json:"target"`
 	Host     string        `json:"host"`
@@ -77,7 +79,8 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo,
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	return r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
-		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, Task: info.Task, Target: info.Target,
+		user, machine, _ := strings.Cut(info.Owner, "@")
+		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, User: user, Machine: machine, Task: info.Task, Target: info.Target,
 			Host: h.Name, ToSHA: info.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
 		for _, sr := range res.Results {
 			if sr.Host == h.Name || sr.Host == LocalHost {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 // WriteRunSummary prints the table of a run, step × host (changed,
@@ -70,6 +71,9 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 		st.Faint(fmt.Sprintf("(%.2fs)", res.Duration.Seconds())))
 	if f := res.Failure; f != nil {
 		fmt.Fprintf(w, "%s step %d (%s) failed on %s: %s\n", st.Red("✗"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
+		if f.Command != "" {
+			fmt.Fprintf(w, "  command: %s\n", strings.ReplaceAll(strings.TrimSpace(f.Command), "\n", "\n           "))
+		}
 		if len(f.Stderr) > 0 {
 			fmt.Fprintf(w, "  last lines of its stderr:\n")
 			for _, l := range f.Stderr {
