@@ -1,12 +1,10 @@
 package remote_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -61,22 +59,4 @@ func appendTo(t *testing.T, path, text string) {
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a command writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Contains(b.buf.Bytes(), []byte(s))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,12 +42,12 @@ func TestInProcessDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out sshtest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- conn.Run(context.Background(), &remote.Cmd{Script: "echo started; sleep 30", Stdout: &out})
 	}()
-	for i := 0; i < 500 && !out.Contains("started"); i++ {
+	for i := 0; i < 500 && !strings.Contains(out.String(), "started"); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	srv.DropConnections()

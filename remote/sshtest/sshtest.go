@@ -145,13 +145,7 @@ func writeRSAKey(t testing.TB, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePrivateKey(t, file, priv)
 }
 
 func writeKey(t testing.TB, file string) (ssh.Signer, ssh.PublicKey) {
@@ -160,13 +154,7 @@ func writeKey(t testing.TB, file string) (ssh.Signer, ssh.PublicKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePrivateKey(t, file, priv)
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +163,18 @@ func writeKey(t testing.TB, file string) (ssh.Signer, ssh.PublicKey) {
 		t.Fatal(err)
 	}
 	return signer, signer.PublicKey()
+}
+
+// writePrivateKey writes an unencrypted OpenSSH private key, mode 0600.
+func writePrivateKey(t testing.TB, file string, priv any) {
+	t.Helper()
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // UserDir makes a directory that the login user owns, for deploy roots
@@ -209,7 +209,7 @@ type Server struct {
 	Dir     string
 
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *Buffer
 	done chan struct{}
 }
 
@@ -345,7 +345,7 @@ func (s *Server) start(e *Env, setup serverSetup) error {
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	s.log = &syncBuffer{}
+	s.log = &Buffer{}
 	s.cmd = exec.Command(SSHD, "-D", "-e", "-f", cfgFile)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// Its own process group, so Stop takes the per-connection children.
@@ -458,18 +458,20 @@ func appendFile(t testing.TB, file, text string) {
 	}
 }
 
-type syncBuffer struct {
+// Buffer is a bytes.Buffer that a test may read while a server or a
+// command writes it.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
