@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/deploy-tool/deploy/remote"
 )
@@ -33,7 +35,7 @@ type Connector struct {
 // NewConnector reads ssh_config and known_hosts; it connects lazily.
 func NewConnector(df *Deployfile, s SSHSettings) (*Connector, error) {
 	opts := remote.Options{
-		ConfigFile:        cmpOr(s.ConfigFile, df.SSH.Config),
+		ConfigFile:        cmpOr(s.ConfigFile, df.relative(df.SSH.Config)),
 		AcceptNewHostKeys: s.AcceptNewHostKeys,
 		KnownHostsFiles:   s.KnownHostsFiles,
 		IdentityFiles:     s.IdentityFiles,
@@ -47,6 +49,16 @@ func NewConnector(df *Deployfile, s SSHSettings) (*Connector, error) {
 		return nil, err
 	}
 	return &Connector{df: df, pool: pool}, nil
+}
+
+// relative resolves a path written in the Deployfile against the
+// Deployfile's directory, so `deploy -f ../app/Deployfile` finds the same
+// files as `deploy` run beside it.
+func (df *Deployfile) relative(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "~") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(df.File), p)
 }
 
 // Target is how the host is reached: its spec, with [ssh] user and port

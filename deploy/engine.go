@@ -306,6 +306,9 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 			if err == nil {
 				var hc *hostCmd
 				hc, err = fill(s, sc)
+				if hc != nil {
+					hc.src = r.DF.relative(hc.src)
+				}
 				p.cmds[h.Name] = hc
 			}
 			if err != nil {

@@ -356,3 +356,18 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("got %v, want a pointer to deploy init", err)
 	}
 }
+
+func TestRelativePaths(t *testing.T) {
+	df := &Deployfile{File: filepath.Join("proj", "deploy", "Deployfile")}
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"ssh_config", filepath.Join("proj", "deploy", "ssh_config")},
+		{"../dist", filepath.Join("proj", "dist")},
+		{"/etc/ssh/ssh_config", "/etc/ssh/ssh_config"},
+		{"~/.ssh/config", "~/.ssh/config"},
+	} {
+		if got := df.relative(tt.in); got != tt.want {
+			t.Errorf("relative(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
