@@ -11,12 +11,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -244,6 +246,39 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Action:       cmdUnlock,
 				BashComplete: completeGroups,
 				OnUsageError: usageErr,
+			},
+			{
+				Name:  "hook",
+				Usage: "install or remove the git pre-push hook that runs the test task",
+				Subcommands: []*cli.Command{
+					{
+						Name:  "install",
+						Usage: "write .git/hooks/pre-push (or core.hooksPath), keeping and chaining a hook already there",
+						Flags: []cli.Flag{
+							&cli.StringFlag{Name: "task", Value: "test", Usage: "the `TASK` to run before a push"},
+							&cli.BoolFlag{Name: "force", Usage: "write deploy's hook again over an older one"},
+						},
+						Action:       cmdHookInstall,
+						OnUsageError: usageErr,
+					},
+					{
+						Name:         "uninstall",
+						Usage:        "remove deploy's pre-push hook and restore the one it chained",
+						Action:       cmdHookUninstall,
+						OnUsageError: usageErr,
+					},
+					{
+						Name:      "pre-push",
+						Usage:     "what the hook runs: the task, unless git only deletes refs or the tree already passed",
+						ArgsUsage: "REMOTE URL",
+						Flags: []cli.Flag{
+							&cli.StringFlag{Name: "task", Value: "test", Usage: "the `TASK` to run"},
+							&cli.BoolFlag{Name: "retest", Usage: "run the task even if this exact tree passed before"},
+						},
+						Action:       cmdHookPrePush,
+						OnUsageError: usageErr,
+					},
+				},
 			},
 			{
 				Name:      "exec",
@@ -501,6 +536,128 @@ func cmdUnlock(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "Unlocked %d hosts.\n", len(held))
 	return err
+}
+
+// repoOf opens the git repository the Deployfile lives in.
+func repoOf(c *cli.Context) (*tasks.Repo, error) {
+	abs, err := filepath.Abs(c.String("file"))
+	if err != nil {
+		return nil, err
+	}
+	return tasks.OpenRepo(filepath.Dir(abs))
+}
+
+func cmdHookInstall(c *cli.Context) error {
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	task := c.String("task")
+	if _, ok := df.Tasks[task]; !ok {
+		return usagef("hook install: no task %q in %s (tasks: %s)", task, df.File, strings.Join(df.TaskOrder, ", "))
+	}
+	repo, err := repoOf(c)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		bin = "deploy"
+	}
+	file := ""
+	if c.IsSet("file") {
+		if file, err = filepath.Abs(c.String("file")); err != nil {
+			return err
+		}
+	}
+	hook, chained, err := repo.InstallHook(tasks.HookOptions{Binary: bin, Deployfile: file, Task: task, Force: c.Bool("force")})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	fmt.Fprintf(c.App.Writer, "%s %s: every git push runs the task %s first\n", style(c).Green("installed"), hook, task)
+	if chained != "" {
+		fmt.Fprintf(c.App.Writer, "the hook that was there is kept as %s and runs first; deploy hook uninstall puts it back\n", chained)
+	}
+	return nil
+}
+
+func cmdHookUninstall(c *cli.Context) error {
+	repo, err := repoOf(c)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	restored, err := repo.UninstallHook()
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if restored != "" {
+		fmt.Fprintf(c.App.Writer, "removed deploy's pre-push hook; restored the previous one at %s\n", restored)
+	} else {
+		fmt.Fprintln(c.App.Writer, "removed deploy's pre-push hook")
+	}
+	return nil
+}
+
+// cmdHookPrePush runs the test task before a push, here on this machine.
+// Deleting refs needs no tests; a tree whose tests passed before is not
+// tested again (--retest to insist).
+func cmdHookPrePush(c *cli.Context) error {
+	refs, err := tasks.ReadPushedRefs(c.App.Reader)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	pushes := 0
+	for _, r := range refs {
+		if !r.Deletion() {
+			pushes++
+		}
+	}
+	if pushes == 0 {
+		return nil
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	task := c.String("task")
+	if _, ok := df.Tasks[task]; !ok {
+		return usagef("pre-push: no task %q in %s", task, df.File)
+	}
+	repo, err := repoOf(c)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	tree, err := repo.TreeID()
+	if err != nil {
+		return err
+	}
+	if at, ok := repo.TestsPassed(tree); ok && !c.Bool("retest") {
+		fmt.Fprintf(c.App.ErrWriter, "deploy: %s passed for tree %s at %s\n", task, tree[:7], at.Local().Format("2006-01-02 15:04:05"))
+		return nil
+	}
+	hosts, err := df.Resolve(deploy.LocalHost)
+	if err != nil {
+		return err
+	}
+	conns, err := deploy.NewConnector(df, sshSettings(c))
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	runner := &deploy.Runner{DF: df, Conns: conns, Target: deploy.LocalHost, Builtins: tasks.Builtins(),
+		Printer: deploy.NewTextPrinter(c.App.ErrWriter, c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), []string{deploy.LocalHost})}
+	res, err := runner.Run(c.Context, task, hosts)
+	if err != nil {
+		return fmt.Errorf("pre-push: %w: push blocked", err)
+	}
+	if f := res.Failure; f != nil {
+		fmt.Fprintf(c.App.ErrWriter, "deploy: %s failed (step %d, %s: %s): push blocked\n", task, f.Step+1, res.Steps[f.Step], f.Reason)
+		return exitStatus(exitFailed)
+	}
+	if err := repo.RecordTestsPassed(tree, time.Now()); err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "deploy: could not remember the passing tree: %v\n", err)
+	}
+	return nil
 }
 
 func hostList(hosts []*deploy.Host) string {

@@ -221,10 +221,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "deploy")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := deployBinary(t)
 	out, err := exec.Command(bin, "--generate-bash-completion").Output()
 	for _, cmd := range []string{"tasks", "hosts", "run", "plan", "exec", "check", "history", "unlock", "init"} {
 		if err != nil || !slices.Contains(strings.Fields(string(out)), cmd) {
