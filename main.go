@@ -4,6 +4,8 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,6 +161,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to confirmations"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "evaluate every guard and change nothing (as deploy plan)"},
+			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit `MESSAGE` for the commit step"},
+			&cli.BoolFlag{Name: "retest", Usage: "run the tests even if this exact tree passed before"},
+			&cli.StringFlag{Name: "branch", Usage: "deploy `BRANCH` (checked out) instead of [app] branch"},
 			&cli.StringFlag{Name: "ssh-config", Usage: "read this ssh_config `FILE` instead of ~/.ssh/config"},
 			&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the host key of a host not seen before in known_hosts " +
 				"(OpenSSH's accept-new); a changed key is still refused"},
@@ -426,8 +431,9 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 			return usagef("not confirmed; nothing was run")
 		}
 	}
-	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, DryRun: c.Bool("dry-run"),
-		Builtins: tasks.Builtins()}
+	pr := printer(c, hosts)
+	runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: target, DryRun: c.Bool("dry-run"),
+		Builtins: tasks.Builtins(), Laptop: laptop(c, df, conns, pr)}
 	res, err := runner.Run(c.Context, task, hosts)
 	var refused *deploy.RefusedError
 	var held *deploy.LockHeldError
@@ -536,6 +542,58 @@ func cmdUnlock(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "Unlocked %d hosts.\n", len(held))
 	return err
+}
+
+// laptop is this machine's side of a run: the repository the Deployfile
+// is in, the command line's -m, --retest and --branch, and a way to run a
+// task here for the test step.
+func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr deploy.Printer) *tasks.Laptop {
+	abs, _ := filepath.Abs(df.File)
+	l := &tasks.Laptop{
+		Dir:     filepath.Dir(abs),
+		Remote:  df.App.Remote,
+		Branch:  cmp.Or(c.String("branch"), df.App.Branch),
+		Message: c.String("message"),
+		Retest:  c.Bool("retest"),
+		State:   &tasks.RunState{},
+	}
+	if repo, err := tasks.OpenRepo(l.Dir); err == nil {
+		if head, err := repo.Head(); err == nil {
+			l.State.SetSHA(head.String())
+		}
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		tty.Close()
+		l.Ask = askLine
+	}
+	l.RunTask = func(ctx context.Context, name string) error {
+		hosts, err := df.Resolve(deploy.LocalHost)
+		if err != nil {
+			return err
+		}
+		inner := &deploy.Runner{DF: df, Conns: conns, Printer: deploy.StepsOnly{Next: pr}, Target: deploy.LocalHost, Builtins: tasks.Builtins()}
+		res, err := inner.Run(ctx, name, hosts)
+		if err != nil {
+			return err
+		}
+		if f := res.Failure; f != nil {
+			return fmt.Errorf("task %s, step %d (%s): %s", name, f.Step+1, res.Steps[f.Step], f.Reason)
+		}
+		return nil
+	}
+	return l
+}
+
+// askLine asks for a line of text on the terminal, echoed.
+func askLine(prompt string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", err
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	return strings.TrimSpace(line), err
 }
 
 // repoOf opens the git repository the Deployfile lives in.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ type RunResult struct {
 	Failure  *StepResult // the first failure that stopped the run
 	Duration time.Duration
 	DryRun   bool
+	SHA      string // the commit deployed, when known
 	// JournalErr is a failure to record the run on a host; the run itself
 	// is not undone by it.
 	JournalErr error
@@ -101,6 +103,21 @@ type Runner struct {
 	// Builtins are the built-in steps (tasks.Builtins()); a task naming
 	// one that is not there is refused before anything runs.
 	Builtins tasks.Registry
+	// Laptop is this machine's side for the built-ins that work on the
+	// local repository (test, commit, push); nil when there is none.
+	Laptop *tasks.Laptop
+}
+
+// shaPlaceholder stands for {{sha}} while a run is checked, before it is
+// known; the real value is filled in when the step runs.
+const shaPlaceholder = "0000000000000000000000000000000000000000"
+
+// state is the run's shared state: the laptop's, or one of its own.
+func (r *Runner) state() *tasks.RunState {
+	if r.Laptop != nil && r.Laptop.State != nil {
+		return r.Laptop.State
+	}
+	return nil
 }
 
 // RefusedError is a task that cannot run on its target as written: found
@@ -140,6 +157,9 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 		}
 	}
 	info := newRunInfo(task, r.Target)
+	if st := r.state(); st != nil {
+		info.SHA = st.SHA() // the commit checked out as the run starts
+	}
 	record := r.DF.App.Path != "" && !r.DryRun && len(remoteHosts) > 0
 	if record {
 		locks, err := r.takeLocks(ctx, remoteHosts, info)
@@ -204,6 +224,9 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 		case res.Failure != nil:
 			result = ResultFailed
 		}
+		if st := r.state(); st != nil {
+			res.SHA = st.SHA()
+		}
 		res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
 	}
 	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
@@ -263,6 +286,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 		if err != nil {
 			return nil, err
 		}
+		s.vars["sha"] = shaPlaceholder
 		for _, sec := range s.secrets {
 			secretSet[sec] = true
 		}
@@ -278,7 +302,8 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 				continue
 			}
 		}
-		if s.Kind == StepLocal {
+		_, localBuiltin := r.Builtins[s.Arg].(tasks.LocalStep)
+		if s.Kind == StepLocal || (s.Kind == StepBuiltin && localBuiltin) {
 			p.local = true
 			sc, err := scopeOf(nil)
 			if err == nil {
@@ -449,8 +474,13 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	if h != nil {
 		name = h.Name
 	}
-	hc := p.cmds[name]
 	start := time.Now()
+	hc, err := r.refill(p.ps.step, p.cmds[name])
+	if err != nil {
+		sr := StepResult{Step: index, Host: name, Status: -1, Outcome: Failed, Reason: err.Error()}
+		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: name, Command: p.title, Line: string(Failed), Error: sr.Reason})
+		return sr
+	}
 	sr := StepResult{Step: index, Host: name, Status: -1}
 	end := func() StepResult {
 		sr.Duration = time.Since(start)
@@ -514,6 +544,9 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		// check serves the run and the plan.
 		builtin = r.Builtins[s.Arg]
 		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: s.With, Stdout: stdout, Stderr: stderr}
+		if h == nil {
+			env.Laptop = r.Laptop
+		}
 		done, reason, err := builtin.Check(ctx, env)
 		if err != nil {
 			sr.Outcome, sr.Reason = Failed, "check: "+hc.scope.mask(err.Error())
@@ -530,7 +563,6 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		return end()
 	}
 
-	var err error
 	switch s.Kind {
 	case StepRun, StepLocal:
 		c := base
@@ -551,7 +583,11 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	stderr.Flush()
 	sr.Stderr = tail.lines
 	var exit *remote.ExitError
+	var already *tasks.AlreadyDone
 	switch {
+	case errors.As(err, &already):
+		sr.Outcome, sr.Reason = Skipped, already.Reason
+		return end()
 	case err == nil:
 		sr.Outcome = Changed
 		sr.Status = 0
@@ -576,6 +612,44 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		}
 	}
 	return end()
+}
+
+// refill fills a step's variables again when it is about to run: {{sha}}
+// is known only once the commit to deploy is (push records it).
+func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
+	uses := false
+	for _, t := range append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, mapValues(s.Env)...) {
+		for _, m := range templateRef.FindAllStringSubmatch(t, -1) {
+			uses = uses || m[1] == "sha"
+		}
+	}
+	if !uses {
+		return hc, nil
+	}
+	sha := ""
+	if st := r.state(); st != nil {
+		sha = st.SHA()
+	}
+	if sha == "" {
+		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
+	}
+	sc := *hc.scope
+	sc.vars = maps.Clone(hc.scope.vars)
+	sc.vars["sha"] = sha
+	filled, err := fill(s, &sc)
+	if err != nil {
+		return nil, err
+	}
+	filled.src = hc.src
+	return filled, nil
+}
+
+func mapValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // guards evaluates creates, unless and only_if, cheapest first.

@@ -81,7 +81,7 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo,
 	return r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
 		user, machine, _ := strings.Cut(info.Owner, "@")
 		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, User: user, Machine: machine, Task: info.Task, Target: info.Target,
-			Host: h.Name, ToSHA: info.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
+			Host: h.Name, ToSHA: res.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
 		for _, sr := range res.Results {
 			if sr.Host == h.Name || sr.Host == LocalHost {
 				e.Steps = append(e.Steps, JournalStep{Step: res.Steps[sr.Step], Outcome: sr.Outcome,

@@ -164,3 +164,15 @@ func (w *lineWriter) Flush() {
 }
 
 func intPtr(n int) *int { return &n }
+
+// StepsOnly passes on the events of steps and their output, and drops
+// those of the run itself: for a task run inside another run's step (the
+// test step runs the test task), whose run_start and run_end would end the
+// outer run's display.
+type StepsOnly struct{ Next Printer }
+
+func (p StepsOnly) Event(e Event) {
+	if e.Type != EventRunStart && e.Type != EventRunEnd {
+		p.Next.Event(e)
+	}
+}

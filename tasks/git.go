@@ -269,6 +269,25 @@ func (e *RemoteAheadError) Error() string {
 		e.New, map[bool]string{true: "", false: "s"}[e.New == 1], e.Remote, e.Branch)
 }
 
+// RemoteHead is the commit remote's branch points at; zero when the
+// branch is not there.
+func (r *Repo) RemoteHead(ctx context.Context, remoteName, branch string, auth transport.AuthMethod) (plumbing.Hash, error) {
+	rem, err := r.repo.Remote(remoteName)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("git remote %q: %w", remoteName, err)
+	}
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return plumbing.ZeroHash, fmt.Errorf("list %s: %w", remoteName, err)
+	}
+	for _, rf := range refs {
+		if rf.Name() == plumbing.NewBranchReferenceName(branch) {
+			return rf.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, nil
+}
+
 // PushResult says what Push did.
 type PushResult struct {
 	SHA     plumbing.Hash // the commit the remote branch now points at
@@ -284,21 +303,15 @@ func (r *Repo) Push(ctx context.Context, remoteName, branch string, auth transpo
 	if err != nil {
 		return PushResult{}, err
 	}
+	remoteHash, err := r.RemoteHead(ctx, remoteName, branch, auth)
+	if err != nil {
+		return PushResult{}, err
+	}
 	rem, err := r.repo.Remote(remoteName)
 	if err != nil {
-		return PushResult{}, fmt.Errorf("git remote %q: %w", remoteName, err)
+		return PushResult{}, err
 	}
 	ref := plumbing.NewBranchReferenceName(branch)
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
-	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return PushResult{}, fmt.Errorf("list %s: %w", remoteName, err)
-	}
-	remoteHash := plumbing.ZeroHash
-	for _, rf := range refs {
-		if rf.Name() == ref {
-			remoteHash = rf.Hash()
-		}
-	}
 	if remoteHash == local {
 		return PushResult{SHA: local, Already: true}, nil
 	}

@@ -8,6 +8,9 @@ package tasks
 import (
 	"context"
 	"io"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/deploy-tool/deploy/remote"
 )
@@ -20,6 +23,53 @@ type Env struct {
 	// With is the step's `with` table, {{variables}} not yet filled in.
 	With           map[string]any
 	Stdout, Stderr io.Writer
+	// Laptop is set for the steps that run on this machine.
+	Laptop *Laptop
+}
+
+// Laptop is what the steps that work on this machine's repository need.
+type Laptop struct {
+	Dir     string // where the Deployfile is; its git repository holds it
+	Remote  string // [app] remote: where push goes
+	Branch  string // [app] branch, or --branch
+	Message string // -m: the commit message
+	Retest  bool   // --retest: ignore the test cache
+	// RunTask runs a task of the Deployfile here (the test step runs
+	// "test").
+	RunTask func(ctx context.Context, name string) error
+	// Ask asks a question on the terminal; nil when there is none.
+	Ask func(prompt string) (string, error)
+	// Auth authenticates git over SSH like deploy's own connections.
+	Auth transport.AuthMethod
+	// State is shared by the steps of one run.
+	State *RunState
+}
+
+// RunState is what steps of one run tell later ones.
+type RunState struct {
+	mu  sync.Mutex
+	sha string
+}
+
+// SetSHA records the commit being deployed: the one push pushed.
+func (s *RunState) SetSHA(sha string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sha = sha
+}
+
+// SHA is the commit being deployed, once known.
+func (s *RunState) SHA() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sha
+}
+
+// LocalStep is a built-in step that runs on this machine, once, whatever
+// the target: test, commit, push, collectstatic.
+type LocalStep interface {
+	Step
+	Local()
 }
 
 // Step is a built-in step.
@@ -38,5 +88,9 @@ type Registry map[string]Step
 // Django release pipeline fill it; a Deployfile naming one not here yet is
 // refused before anything runs.
 func Builtins() Registry {
-	return Registry{}
+	return Registry{
+		"test":   testStep{},
+		"commit": commitStep{},
+		"push":   pushStep{},
+	}
 }

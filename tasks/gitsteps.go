@@ -1,0 +1,183 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// repoFor opens the laptop's repository and checks the branch: a detached
+// HEAD or another branch than the one deployed is refused.
+func repoFor(env *Env) (*Repo, error) {
+	if env.Laptop == nil {
+		return nil, errors.New("this step runs on this machine only")
+	}
+	repo, err := OpenRepo(env.Laptop.Dir)
+	if err != nil {
+		return nil, err
+	}
+	branch, err := repo.Branch()
+	if err != nil {
+		return nil, err
+	}
+	if want := env.Laptop.Branch; want != "" && branch != want {
+		return nil, fmt.Errorf("the branch checked out is %s, and %s is deployed: check out %s, or pass --branch %s", branch, want, want, branch)
+	}
+	return repo, nil
+}
+
+// testStep runs the Deployfile's test task, once per tree.
+type testStep struct{}
+
+func (testStep) Local() {}
+
+func (testStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	repo, err := repoFor(env)
+	if err != nil {
+		return false, "", err
+	}
+	tree, err := repo.TreeID()
+	if err != nil {
+		return false, "", err
+	}
+	if at, ok := repo.TestsPassed(tree); ok && !env.Laptop.Retest {
+		return true, fmt.Sprintf("tests passed for tree %s at %s", tree[:7], at.Local().Format("2006-01-02 15:04:05")), nil
+	}
+	return false, "", nil
+}
+
+func (testStep) Run(ctx context.Context, env *Env) error {
+	repo, err := repoFor(env)
+	if err != nil {
+		return err
+	}
+	tree, err := repo.TreeID()
+	if err != nil {
+		return err
+	}
+	task := "test"
+	if t, ok := env.With["task"].(string); ok && t != "" {
+		task = t
+	}
+	if err := env.Laptop.RunTask(ctx, task); err != nil {
+		return fmt.Errorf("tests failed: %w", err)
+	}
+	return repo.RecordTestsPassed(tree, time.Now())
+}
+
+// commitStep commits the changes of tracked files.
+type commitStep struct{}
+
+func (commitStep) Local() {}
+
+func addUntracked(env *Env) bool {
+	b, _ := env.With["add_untracked"].(bool)
+	return b
+}
+
+func (commitStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	repo, err := repoFor(env)
+	if err != nil {
+		return false, "", err
+	}
+	tracked, untracked, err := repo.Changes()
+	if err != nil {
+		return false, "", err
+	}
+	if len(tracked) == 0 && (len(untracked) == 0 || !addUntracked(env)) {
+		return true, "the work tree is clean", nil
+	}
+	return false, "", nil
+}
+
+func (commitStep) Run(ctx context.Context, env *Env) error {
+	repo, err := repoFor(env)
+	if err != nil {
+		return err
+	}
+	tracked, untracked, err := repo.Changes()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "changed: %s\n", strings.Join(tracked, ", "))
+	if len(untracked) > 0 && !addUntracked(env) {
+		fmt.Fprintf(env.Stdout, "not committed (untracked; with.add_untracked = true takes them): %s\n", strings.Join(untracked, ", "))
+	}
+	msg := env.Laptop.Message
+	if msg == "" {
+		if env.Laptop.Ask == nil {
+			return errors.New("the work tree has changes and there is no commit message: pass -m \"…\", or commit yourself")
+		}
+		if msg, err = env.Laptop.Ask("Commit message: "); err != nil {
+			return err
+		}
+		if strings.TrimSpace(msg) == "" {
+			return errors.New("empty commit message: nothing committed")
+		}
+	}
+	h, err := repo.Commit(msg, addUntracked(env))
+	if err != nil {
+		return err
+	}
+	env.Laptop.State.SetSHA(h.String())
+	fmt.Fprintf(env.Stdout, "committed %s %s\n", h.String()[:7], firstLineOf(msg))
+	return nil
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// pushStep pushes the branch to the central repository and records the
+// commit pushed as the one to deploy.
+type pushStep struct{}
+
+func (pushStep) Local() {}
+
+func (pushStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	repo, err := repoFor(env)
+	if err != nil {
+		return false, "", err
+	}
+	branch, _ := repo.Branch()
+	local, err := repo.Head()
+	if err != nil {
+		return false, "", err
+	}
+	remote, err := repo.RemoteHead(ctx, env.Laptop.Remote, branch, env.Laptop.Auth)
+	if err != nil {
+		return false, "", err
+	}
+	if remote == local {
+		env.Laptop.State.SetSHA(local.String())
+		return true, fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, local.String()[:7]), nil
+	}
+	return false, "", nil
+}
+
+func (pushStep) Run(ctx context.Context, env *Env) error {
+	repo, err := repoFor(env)
+	if err != nil {
+		return err
+	}
+	branch, _ := repo.Branch()
+	res, err := repo.Push(ctx, env.Laptop.Remote, branch, env.Laptop.Auth)
+	if err != nil {
+		return err
+	}
+	env.Laptop.State.SetSHA(res.SHA.String())
+	if res.Already {
+		return &AlreadyDone{Reason: fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, res.SHA.String()[:7])}
+	}
+	fmt.Fprintf(env.Stdout, "pushed %s to %s/%s\n", res.SHA.String()[:7], env.Laptop.Remote, branch)
+	return nil
+}
+
+// AlreadyDone is a step that found, while running, that it had nothing to
+// do; the engine reports it as skipped, with the reason.
+type AlreadyDone struct{ Reason string }
+
+func (e *AlreadyDone) Error() string { return "already done: " + e.Reason }
