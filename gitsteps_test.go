@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deploy-tool/deploy/remote/sshtest"
 )
 
 const gitDeployfile = `
@@ -128,5 +131,65 @@ func TestDeployStops(t *testing.T) {
 	code, _, errOut = runCLI(t, append(flags, "here", "-m", "x")...)
 	if code != 1 || !strings.Contains(errOut, "the branch checked out is feature, and main is deployed") {
 		t.Errorf("other branch: exit %d\n%s", code, errOut)
+	}
+}
+
+// A bare repository on an sshd test host, owned by its login user, and
+// the ssh URL that reaches it.
+func sshCentral(t *testing.T, env *sshtest.Env, srv *sshtest.Server) (path, url string) {
+	t.Helper()
+	path = filepath.Join(env.UserDir(t), "central.git")
+	mustSh(t, "/", "git", "init", "-q", "--bare", path)
+	if os.Geteuid() == 0 {
+		mustSh(t, "/", "chown", "-R", env.User, path)
+	}
+	return path, fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", env.User, srv.Port, path)
+}
+
+func TestPushOverSSH(t *testing.T) {
+	_, dir := gitProject(t)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	env := sshtest.New(t)
+	known := env.Start(t, "git1")
+	unknown := env.Start(t, "git2", sshtest.Unknown())
+	// The test's key and known_hosts for hosts named by address, as the
+	// git URLs name them.
+	f, err := os.OpenFile(env.SSHConfig, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "Host 127.0.0.1\n  IdentityFile %s\n  UserKnownHostsFile %s\n", env.ClientKey, env.KnownHosts)
+	f.Close()
+
+	df := "[hosts]\nhere = [\"local\"]\n[tasks.ship]\nsteps = [{ builtin = \"push\" }]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Deployfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustSh(t, dir, "git", "commit", "-q", "-am", "ship task")
+	flags := []string{"--no-color", "-f", filepath.Join(dir, "Deployfile"), "--ssh-config", env.SSHConfig}
+
+	path, url := sshCentral(t, env, known)
+	mustSh(t, dir, "git", "remote", "set-url", "origin", url)
+	code, stdout, errOut := runCLI(t, append(flags, "run", "ship", "here")...)
+	if code != 0 {
+		t.Fatalf("push over ssh: exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	if got := mustSh(t, "/", "git", "--git-dir", path, "rev-parse", "main"); got != mustSh(t, dir, "git", "rev-parse", "HEAD") {
+		t.Errorf("central has %s", got)
+	}
+
+	// A host whose key is not known: refused, then recorded on request.
+	path2, url2 := sshCentral(t, env, unknown)
+	mustSh(t, dir, "git", "remote", "set-url", "origin", url2)
+	code, _, errOut = runCLI(t, append(flags, "run", "ship", "here")...)
+	if code != 1 || !strings.Contains(errOut, "unknown host key") {
+		t.Errorf("unknown host key: exit %d\n%s", code, errOut)
+	}
+	if _, ok := sh(t, "/", nil, "git", "--git-dir", path2, "rev-parse", "--verify", "-q", "main"); ok {
+		t.Error("pushed to a host with an unknown key")
+	}
+	code, _, errOut = runCLI(t, append(flags, "--accept-new-host-keys", "run", "ship", "here")...)
+	if code != 0 {
+		t.Errorf("with --accept-new-host-keys: exit %d\n%s", code, errOut)
 	}
 }

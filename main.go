@@ -26,6 +26,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
 
@@ -560,6 +561,14 @@ func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr d
 	if repo, err := tasks.OpenRepo(l.Dir); err == nil {
 		if head, err := repo.Head(); err == nil {
 			l.State.SetSHA(head.String())
+		}
+		// git over SSH with deploy's keys, known_hosts and policy.
+		if url, err := repo.RemoteURL(l.Remote); err == nil {
+			if host, user, port, ok := tasks.SSHEndpoint(url); ok {
+				if cfg, err := conns.SSHClientConfig(remote.Target{Host: host, User: user, Port: port}); err == nil {
+					l.Auth = tasks.SSHAuth(cfg)
+				}
+			}
 		}
 	}
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/deploy-tool/deploy/remote"
 )
 
@@ -84,6 +86,12 @@ func (c *Connector) Conn(ctx context.Context, h *Host) (remote.Conn, error) {
 		return nil, fmt.Errorf("connect to %s: %w", h.Name, err)
 	}
 	return conn, nil
+}
+
+// SSHClientConfig is the SSH configuration deploy's own connections use
+// for target, for git to push with the same keys and known_hosts.
+func (c *Connector) SSHClientConfig(target remote.Target) (*ssh.ClientConfig, error) {
+	return c.pool.ClientConfig(target)
 }
 
 // Close closes every connection.

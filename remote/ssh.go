@@ -243,24 +243,12 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
 		}
 	}
 
-	hk, err := p.hostKeysFor(e)
+	cfg, signers, notes, err := p.clientConfig(e)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	files := append(append([]string(nil), e.identityFiles...), p.opts.IdentityFiles...)
-	if len(files) == 0 {
-		files = defaultIdentityFiles(p.config.home)
-	}
-	signers, notes := p.keys.signers(files)
-	acceptNew := p.opts.AcceptNewHostKeys || e.strict == "accept-new" || e.strict == "no" || e.strict == "off"
-	cfg := &ssh.ClientConfig{
-		User:              e.user,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
-		HostKeyCallback:   hk.callback(acceptNew),
-		HostKeyAlgorithms: hk.algorithms(e.addr()),
-		Timeout:           timeout,
-	}
+	cfg.Timeout = timeout
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 	}
@@ -275,7 +263,7 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
 		case errors.As(err, &hkErr):
 			return nil, hkErr
 		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, authError(e, len(signers), notes, err)
+			return nil, authError(e, signers, notes, err)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), ctx.Err())
 		}
@@ -283,6 +271,42 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
 	}
 	conn.SetDeadline(time.Time{})
 	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// clientConfig is how deploy logs in to e: its user, the agent's keys then
+// the key files, known_hosts with the accept-new policy, and the host key
+// types known_hosts holds. It also says how many keys it offers and what
+// it skipped, for the error when none is accepted.
+func (p *Pool) clientConfig(e *endpoint) (cfg *ssh.ClientConfig, signers int, notes []string, err error) {
+	hk, err := p.hostKeysFor(e)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	files := append(append([]string(nil), e.identityFiles...), p.opts.IdentityFiles...)
+	if len(files) == 0 {
+		files = defaultIdentityFiles(p.config.home)
+	}
+	keys, notes := p.keys.signers(files)
+	acceptNew := p.opts.AcceptNewHostKeys || e.strict == "accept-new" || e.strict == "no" || e.strict == "off"
+	return &ssh.ClientConfig{
+		User:              e.user,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(keys...)},
+		HostKeyCallback:   hk.callback(acceptNew),
+		HostKeyAlgorithms: hk.algorithms(e.addr()),
+		Timeout:           p.opts.ConnectTimeout,
+	}, len(keys), notes, nil
+}
+
+// ClientConfig is the SSH client configuration deploy uses for target,
+// for a client that dials by itself (git over SSH): the same keys, the
+// same known_hosts and the same policy as deploy's own connections.
+func (p *Pool) ClientConfig(target Target) (*ssh.ClientConfig, error) {
+	e, err := p.config.resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, _, err := p.clientConfig(e)
+	return cfg, err
 }
 
 // hostKeysFor returns the known_hosts checker for e: the caller's files,

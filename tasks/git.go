@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"golang.org/x/crypto/ssh"
 )
 
 // Repo is the laptop's git repository, as the test, commit and push steps
@@ -267,6 +268,40 @@ type RemoteAheadError struct {
 func (e *RemoteAheadError) Error() string {
 	return fmt.Sprintf("the remote has %d new commit%s on %s/%s: pull, resolve, run again",
 		e.New, map[bool]string{true: "", false: "s"}[e.New == 1], e.Remote, e.Branch)
+}
+
+// RemoteURL is the URL of a remote of the repository.
+func (r *Repo) RemoteURL(name string) (string, error) {
+	rem, err := r.repo.Remote(name)
+	if err != nil {
+		return "", fmt.Errorf("git remote %q: %w", name, err)
+	}
+	if urls := rem.Config().URLs; len(urls) > 0 {
+		return urls[0], nil
+	}
+	return "", fmt.Errorf("git remote %q has no URL", name)
+}
+
+// SSHAuth makes git over SSH authenticate and check host keys with cfg,
+// deploy's own configuration, instead of go-git's defaults.
+func SSHAuth(cfg *ssh.ClientConfig) transport.AuthMethod { return sshAuth{cfg} }
+
+type sshAuth struct{ cfg *ssh.ClientConfig }
+
+func (a sshAuth) Name() string { return "deploy-ssh" }
+func (a sshAuth) String() string {
+	return "ssh as " + a.cfg.User + " with deploy's keys and known_hosts"
+}
+func (a sshAuth) ClientConfig() (*ssh.ClientConfig, error) { return a.cfg, nil }
+
+// SSHEndpoint is where an SSH git URL points, for the SSH configuration;
+// ok is false for other URLs (a path, file://, https://).
+func SSHEndpoint(url string) (host, user string, port int, ok bool) {
+	ep, err := transport.NewEndpoint(url)
+	if err != nil || ep.Protocol != "ssh" {
+		return "", "", 0, false
+	}
+	return ep.Host, ep.User, ep.Port, true
 }
 
 // RemoteHead is the commit remote's branch points at; zero when the
