@@ -115,7 +115,7 @@ func TestHookBlocksFailingPush(t *testing.T) {
 	// Same tree, new commit: the tests passed for this content already.
 	mustSh(t, dir, "git", "commit", "-q", "--allow-empty", "-m", "same tree")
 	out, ok = sh(t, dir, []string{"TESTS_OK=0"}, "git", "push", "-q", "origin", "main")
-	if !ok || !strings.Contains(out, "test passed for tree") || strings.Contains(out, "running tests") {
+	if !ok || !strings.Contains(out, "test: tests passed for tree") || strings.Contains(out, "running tests") {
 		t.Fatalf("the test cache was not used:\n%s", out)
 	}
 	// A changed file: tested again, and blocked.

@@ -694,12 +694,12 @@ func cmdHookPrePush(c *cli.Context) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	tree, err := repo.TreeID()
+	tree, done, reason, err := repo.TestedTree(c.Bool("retest"))
 	if err != nil {
 		return err
 	}
-	if at, ok := repo.TestsPassed(tree); ok && !c.Bool("retest") {
-		fmt.Fprintf(c.App.ErrWriter, "deploy: %s passed for tree %s at %s\n", task, tree[:7], at.Local().Format("2006-01-02 15:04:05"))
+	if done {
+		fmt.Fprintf(c.App.ErrWriter, "deploy: %s: %s\n", task, reason)
 		return nil
 	}
 	hosts, err := df.Resolve(deploy.LocalHost)

@@ -38,14 +38,21 @@ func (testStep) Check(ctx context.Context, env *Env) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	tree, err := repo.TreeID()
+	_, done, reason, err := repo.TestedTree(env.Laptop.Retest)
+	return done, reason, err
+}
+
+// TestedTree hashes the work tree and says whether its tests passed
+// before (and when); retest says to ignore that.
+func (r *Repo) TestedTree(retest bool) (tree string, done bool, reason string, err error) {
+	tree, err = r.TreeID()
 	if err != nil {
-		return false, "", err
+		return "", false, "", err
 	}
-	if at, ok := repo.TestsPassed(tree); ok && !env.Laptop.Retest {
-		return true, fmt.Sprintf("tests passed for tree %s at %s", tree[:7], at.Local().Format("2006-01-02 15:04:05")), nil
+	if at, ok := r.TestsPassed(tree); ok && !retest {
+		return tree, true, fmt.Sprintf("tests passed for tree %s at %s", tree[:7], at.Local().Format("2006-01-02 15:04:05")), nil
 	}
-	return false, "", nil
+	return tree, false, "", nil
 }
 
 func (testStep) Run(ctx context.Context, env *Env) error {
