@@ -71,7 +71,7 @@ func gitProject(t *testing.T) (bare, dir string) {
 	t.Setenv("HOME", home)
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	if err := os.WriteFile(filepath.Join(home, ".gitconfig"),
-		[]byte("[user]\n\tname = Test Dev\n\temail = dev@example.com\n[init]\n\tdefaultBranch = main\n"), 0o644); err != nil {
+		[]byte("[user]\n\tname = Test Dev\n\temail = dev@example.com\n[init]\n\tdefaultBranch = main\n[safe]\n\tdirectory = *\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()

@@ -433,8 +433,9 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 		}
 	}
 	pr := printer(c, hosts)
+	state := &tasks.RunState{}
 	runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: target, DryRun: c.Bool("dry-run"),
-		Builtins: tasks.Builtins(), Laptop: laptop(c, df, conns, pr)}
+		Builtins: tasks.Builtins(), Laptop: laptop(c, df, conns, pr, state), State: state}
 	res, err := runner.Run(c.Context, task, hosts)
 	var refused *deploy.RefusedError
 	var held *deploy.LockHeldError
@@ -548,7 +549,7 @@ func cmdUnlock(c *cli.Context) error {
 // laptop is this machine's side of a run: the repository the Deployfile
 // is in, the command line's -m, --retest and --branch, and a way to run a
 // task here for the test step.
-func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr deploy.Printer) *tasks.Laptop {
+func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr deploy.Printer, state *tasks.RunState) *tasks.Laptop {
 	abs, _ := filepath.Abs(df.File)
 	l := &tasks.Laptop{
 		Dir:     filepath.Dir(abs),
@@ -556,11 +557,10 @@ func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr d
 		Branch:  cmp.Or(c.String("branch"), df.App.Branch),
 		Message: c.String("message"),
 		Retest:  c.Bool("retest"),
-		State:   &tasks.RunState{},
 	}
 	if repo, err := tasks.OpenRepo(l.Dir); err == nil {
 		if head, err := repo.Head(); err == nil {
-			l.State.SetSHA(head.String())
+			state.SetSHA(head.String())
 		}
 		// git over SSH with deploy's keys, known_hosts and policy.
 		if url, err := repo.RemoteURL(l.Remote); err == nil {

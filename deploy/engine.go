@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -106,19 +107,14 @@ type Runner struct {
 	// Laptop is this machine's side for the built-ins that work on the
 	// local repository (test, commit, push); nil when there is none.
 	Laptop *tasks.Laptop
+	// State is shared by the steps of the run: the commit to deploy, the
+	// releases built and switched. Run makes one when it is nil.
+	State *tasks.RunState
 }
 
 // shaPlaceholder stands for {{sha}} while a run is checked, before it is
 // known; the real value is filled in when the step runs.
 const shaPlaceholder = "0000000000000000000000000000000000000000"
-
-// state is the run's shared state: the laptop's, or one of its own.
-func (r *Runner) state() *tasks.RunState {
-	if r.Laptop != nil && r.Laptop.State != nil {
-		return r.Laptop.State
-	}
-	return nil
-}
 
 // RefusedError is a task that cannot run on its target as written: found
 // before anything ran.
@@ -137,6 +133,9 @@ var errAbort = errors.New("cancelled: another host failed this step")
 func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResult, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
 		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+	}
+	if r.State == nil {
+		r.State = &tasks.RunState{}
 	}
 	steps := r.DF.unroll(task, nil, "")
 	prepared, secrets, err := r.prepare(steps, hosts)
@@ -157,9 +156,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 		}
 	}
 	info := newRunInfo(task, r.Target)
-	if st := r.state(); st != nil {
-		info.SHA = st.SHA() // the commit checked out as the run starts
-	}
+	info.SHA = r.State.SHA() // the commit checked out as the run starts
 	record := r.DF.App.Path != "" && !r.DryRun && len(remoteHosts) > 0
 	if record {
 		locks, err := r.takeLocks(ctx, remoteHosts, info)
@@ -184,7 +181,12 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 			}
 			continue
 		}
-		results := r.runStep(ctx, i, p, pr)
+		var results []StepResult
+		if p.isSwitch {
+			results = r.switchAll(ctx, i, p, pr)
+		} else {
+			results = r.runStep(ctx, i, p, pr)
+		}
 		res.Results = append(res.Results, results...)
 		for j := range results {
 			sr := results[j]
@@ -224,9 +226,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 		case res.Failure != nil:
 			result = ResultFailed
 		}
-		if st := r.state(); st != nil {
-			res.SHA = st.SHA()
-		}
+		res.SHA = r.State.SHA()
 		res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
 	}
 	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
@@ -236,11 +236,12 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 // prepared is a step ready to run: its hosts and, per host, its commands
 // with variables filled in.
 type prepared struct {
-	ps    planStep
-	title string
-	local bool
-	hosts []*Host
-	cmds  map[string]*hostCmd // by host name; "local" for local steps
+	ps       planStep
+	title    string
+	local    bool
+	isSwitch bool // the switch of `current`, planned after the release is built
+	hosts    []*Host
+	cmds     map[string]*hostCmd // by host name; "local" for local steps
 }
 
 // hostCmd is what a step does on one host, variables filled in.
@@ -252,6 +253,7 @@ type hostCmd struct {
 	onlyIf  string
 	creates string
 	src, to string // upload
+	with    map[string]any
 	scope   *scope
 }
 
@@ -308,7 +310,11 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 			sc, err := scopeOf(nil)
 			if err == nil {
 				var hc *hostCmd
-				hc, err = fill(s, sc)
+				if hc, err = fill(s, sc); err == nil {
+					// Local commands run in the project: the
+					// Deployfile's directory, wherever deploy started.
+					hc.dir, err = filepath.Abs(cmpOr(r.DF.relative(hc.dir), filepath.Dir(r.DF.File)))
+				}
 				p.cmds[LocalHost] = hc
 			}
 			if err != nil {
@@ -345,6 +351,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 	if len(errs) > 0 {
 		return nil, nil, &RefusedError{Problems: errs}
 	}
+	out = r.planSwitch(out)
 	for _, p := range out {
 		for _, hc := range p.cmds {
 			for _, v := range hc.env {
@@ -361,6 +368,36 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 	}
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	return out, secrets, nil
+}
+
+// planSwitch puts the switch of `current` after the steps that build the
+// release and every step of the preparing phase: before the first step
+// that acts on the release in use (reload, healthcheck), else at the end.
+// It runs on the hosts that build a release.
+func (r *Runner) planSwitch(steps []*prepared) []*prepared {
+	var hosts []*Host
+	for _, p := range steps {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.PreparesRelease); ok && p.ps.step.Kind == StepBuiltin {
+			for _, h := range p.hosts {
+				if !slices.Contains(hosts, h) {
+					hosts = append(hosts, h)
+				}
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		return steps
+	}
+	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "release"},
+		title: "switch current", isSwitch: true, hosts: hosts}
+	at := len(steps)
+	for i, p := range steps {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch); ok && p.ps.step.Kind == StepBuiltin {
+			at = i
+			break
+		}
+	}
+	return slices.Insert(steps, at, sw)
 }
 
 // fill fills in the variables of a step for one scope.
@@ -388,6 +425,21 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 		hc.script = shell(s.Arg)
 	case StepUpload:
 		hc.src, hc.to = raw(s.Arg), raw(s.To)
+	}
+	if s.With != nil {
+		hc.with = map[string]any{}
+		for k, v := range s.With {
+			if str, ok := v.(string); ok {
+				// A command is shell: its variables are quoted words.
+				// Anything else (a path, a URL) takes them as they are.
+				if k == "command" {
+					v = shell(str)
+				} else {
+					v = raw(str)
+				}
+			}
+			hc.with[k] = v
+		}
 	}
 	hc.dir = raw(s.Dir)
 	hc.unless, hc.onlyIf, hc.creates = shell(s.Unless), shell(s.OnlyIf), raw(s.Creates)
@@ -543,7 +595,9 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		// A built-in step knows whether it is done already: the same
 		// check serves the run and the plan.
 		builtin = r.Builtins[s.Arg]
-		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: s.With, Stdout: stdout, Stderr: stderr}
+		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: hc.with, Stdout: stdout, Stderr: stderr,
+			CmdEnv: hc.env, State: r.State, App: &tasks.App{Repo: r.DF.App.Repo, Path: hc.scope.vars["path"],
+				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python}}
 		if h == nil {
 			env.Laptop = r.Laptop
 		}
@@ -614,6 +668,79 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	return end()
 }
 
+// switchAll points `current` at the new release on every host that has
+// one, all at once. If any host fails, those already switched go back: a
+// fleet is never left mixed.
+func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
+	pending := r.State.TakePending()
+	hosts := p.hosts
+	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: "switch current", Hosts: names(hosts), Line: "release"})
+	if r.DryRun {
+		return r.endAll(index, hosts, WouldRun, "", pr)
+	}
+	results := make([]StepResult, len(hosts))
+	previous := make([]string, len(hosts))
+	var g errgroup.Group
+	for i, h := range hosts {
+		g.Go(func() error {
+			start := time.Now()
+			sr := StepResult{Step: index, Host: h.Name, Status: -1, Outcome: Changed}
+			if pending[h.Name] == "" {
+				sr.Outcome, sr.Reason = Skipped, "no new release"
+				results[i] = sr
+				pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: "switch current", Line: string(Skipped), Error: sr.Reason})
+				return nil
+			}
+			conn, err := r.Conns.Conn(ctx, h)
+			if err == nil {
+				var sc *scope
+				if sc, err = r.DF.scopeFor(h); err == nil {
+					previous[i], err = tasks.Switch(ctx, conn, sc.vars["path"], pending[h.Name])
+				}
+			}
+			if err != nil {
+				sr.Outcome, sr.Reason = Failed, err.Error()
+			} else {
+				r.State.Switched(h.Name, previous[i], pending[h.Name])
+			}
+			sr.Duration = time.Since(start)
+			results[i] = sr
+			pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: "switch current", Line: string(sr.Outcome),
+				Duration: sr.Duration.Seconds(), Error: sr.Reason})
+			return nil
+		})
+	}
+	g.Wait()
+	failed := slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Failed })
+	if failed {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for i, h := range hosts {
+			if results[i].Outcome != Changed || previous[i] == "" {
+				continue
+			}
+			if conn, err := r.Conns.Conn(bctx, h); err == nil {
+				if sc, err := r.DF.scopeFor(h); err == nil {
+					if _, err := tasks.Switch(bctx, conn, sc.vars["path"], previous[i]); err == nil {
+						results[i].Reason = "switched back: another host failed to switch"
+					}
+				}
+			}
+		}
+	}
+	return results
+}
+
+// endAll ends a step the same way on every host.
+func (r *Runner) endAll(index int, hosts []*Host, outcome Outcome, reason string, pr Printer) []StepResult {
+	out := make([]StepResult, len(hosts))
+	for i, h := range hosts {
+		out[i] = StepResult{Step: index, Host: h.Name, Status: -1, Outcome: outcome, Reason: reason}
+		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: "switch current", Line: string(outcome), Error: reason})
+	}
+	return out
+}
+
 // refill fills a step's variables again when it is about to run: {{sha}}
 // is known only once the commit to deploy is (push records it).
 func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
@@ -626,10 +753,7 @@ func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
 	if !uses {
 		return hc, nil
 	}
-	sha := ""
-	if st := r.state(); st != nil {
-		sha = st.SHA()
-	}
+	sha := r.State.SHA()
 	if sha == "" {
 		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
 	}

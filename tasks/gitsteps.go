@@ -128,7 +128,7 @@ func (commitStep) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	env.Laptop.State.SetSHA(h.String())
+	env.State.SetSHA(h.String())
 	fmt.Fprintf(env.Stdout, "committed %s %s\n", h.String()[:7], firstLineOf(msg))
 	return nil
 }
@@ -159,7 +159,7 @@ func (pushStep) Check(ctx context.Context, env *Env) (bool, string, error) {
 		return false, "", err
 	}
 	if remote == local {
-		env.Laptop.State.SetSHA(local.String())
+		env.State.SetSHA(local.String())
 		return true, fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, local.String()[:7]), nil
 	}
 	return false, "", nil
@@ -175,7 +175,7 @@ func (pushStep) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	env.Laptop.State.SetSHA(res.SHA.String())
+	env.State.SetSHA(res.SHA.String())
 	if res.Already {
 		return &AlreadyDone{Reason: fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, res.SHA.String()[:7])}
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
@@ -23,6 +24,12 @@ type Env struct {
 	// With is the step's `with` table, {{variables}} not yet filled in.
 	With           map[string]any
 	Stdout, Stderr io.Writer
+	// CmdEnv is the step's env, for the commands the step runs.
+	CmdEnv map[string]string
+	// App is the [app] table, {{path}} filled in for this host.
+	App *App
+	// State is shared by the steps of one run.
+	State *RunState
 	// Laptop is set for the steps that run on this machine.
 	Laptop *Laptop
 }
@@ -41,14 +48,16 @@ type Laptop struct {
 	Ask func(prompt string) (string, error)
 	// Auth authenticates git over SSH like deploy's own connections.
 	Auth transport.AuthMethod
-	// State is shared by the steps of one run.
-	State *RunState
 }
 
-// RunState is what steps of one run tell later ones.
+// RunState is what steps of one run tell later ones: the commit to deploy,
+// and per host the release built and the release switched to.
 type RunState struct {
-	mu  sync.Mutex
-	sha string
+	mu       sync.Mutex
+	sha      string
+	stamp    string
+	pending  map[string]string    // host → release built, not yet current
+	switched map[string][2]string // host → previous and new release
 }
 
 // SetSHA records the commit being deployed: the one push pushed.
@@ -63,6 +72,62 @@ func (s *RunState) SHA() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sha
+}
+
+// Stamp names this run's releases: the UTC time of the first call, the
+// same on every host.
+func (s *RunState) Stamp() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stamp == "" {
+		s.stamp = time.Now().UTC().Format("20060102T150405Z")
+	}
+	return s.stamp
+}
+
+// Prepared records a release built on host, waiting for the switch.
+func (s *RunState) Prepared(host, release string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		s.pending = map[string]string{}
+	}
+	s.pending[host] = release
+}
+
+// Pending is the release built on host and not yet switched to.
+func (s *RunState) Pending(host string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending[host]
+}
+
+// TakePending returns the releases waiting for the switch, by host, and
+// forgets them.
+func (s *RunState) TakePending() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending
+	s.pending = nil
+	return p
+}
+
+// Switched records that host now serves release, instead of previous.
+func (s *RunState) Switched(host, previous, release string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.switched == nil {
+		s.switched = map[string][2]string{}
+	}
+	s.switched[host] = [2]string{previous, release}
+}
+
+// HasSwitched reports whether this run changed the release of host.
+func (s *RunState) HasSwitched(host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.switched[host]
+	return ok
 }
 
 // LocalStep is a built-in step that runs on this machine, once, whatever
@@ -89,8 +154,11 @@ type Registry map[string]Step
 // refused before anything runs.
 func Builtins() Registry {
 	return Registry{
-		"test":   testStep{},
-		"commit": commitStep{},
-		"push":   pushStep{},
+		"test":    testStep{},
+		"commit":  commitStep{},
+		"push":    pushStep{},
+		"pull":    pullStep{},
+		"migrate": migrateStep{},
+		"reload":  reloadStep{},
 	}
 }

@@ -1,0 +1,279 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+// App is the [app] table as the release steps need it, with {{path}}
+// filled in for the host.
+type App struct {
+	Repo     string   // the central repository the hosts fetch from
+	Path     string   // the deploy root on this host
+	Strategy string   // "releases" or "inplace"
+	Shared   []string // paths under {path}/shared linked into each release
+	Python   string
+}
+
+// PreparesRelease marks the built-in steps that build a release on the
+// hosts (pull): the engine plans a switch after them.
+type PreparesRelease interface {
+	Step
+	PreparesRelease()
+}
+
+// AfterSwitch marks the built-in steps that act on the release in use —
+// reload, healthcheck — so the engine switches `current` on every host
+// before the first of them.
+type AfterSwitch interface {
+	Step
+	AfterSwitch()
+}
+
+var q = remote.MustQuote
+
+// run runs a script on the host of env, its output to env's streams.
+func run(ctx context.Context, env *Env, script string) error {
+	return env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr})
+}
+
+// output runs a script and returns its stdout, trimmed.
+func output(ctx context.Context, env *Env, script string) (string, error) {
+	var out bytes.Buffer
+	err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: &out, Stderr: env.Stderr})
+	return strings.TrimSpace(out.String()), err
+}
+
+func sha7(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// deploySHA is the commit to deploy; a release step before it is known
+// (no push, no repository here) is an error.
+func deploySHA(env *Env) (string, error) {
+	if env.State == nil || env.State.SHA() == "" {
+		return "", errors.New("the commit to deploy is not known: run the push step first, or deploy from the repository")
+	}
+	return env.State.SHA(), nil
+}
+
+// currentRevision is the commit the host serves now, "" when none.
+func currentRevision(ctx context.Context, env *Env) (string, error) {
+	if env.App.Strategy == "inplace" {
+		return output(ctx, env, "git -C "+q(env.App.Path)+" rev-parse HEAD 2>/dev/null || true")
+	}
+	return output(ctx, env, "cat "+q(env.App.Path+"/current/REVISION")+" 2>/dev/null || true")
+}
+
+// pullStep builds the release of the deploy SHA on a host, or (inplace)
+// resets the work tree at {path} to it.
+type pullStep struct{}
+
+func (pullStep) PreparesRelease() {}
+
+func (pullStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	sha, err := deploySHA(env)
+	if err != nil {
+		return false, "", err
+	}
+	cur, err := currentRevision(ctx, env)
+	if err != nil {
+		return false, "", err
+	}
+	if cur == sha {
+		return true, "current is " + sha7(sha) + " already", nil
+	}
+	return false, "", nil
+}
+
+func (pullStep) Run(ctx context.Context, env *Env) error {
+	sha, err := deploySHA(env)
+	if err != nil {
+		return err
+	}
+	p := env.App.Path
+	if env.App.Repo == "" {
+		return errors.New("[app] repo is not set: the hosts need the central repository to fetch from")
+	}
+	if env.App.Strategy == "inplace" {
+		script := fmt.Sprintf(`if [ ! -d %[1]s/.git ]; then git clone --quiet %[2]s %[1]s; fi
+cd %[1]s
+git fetch --quiet origin
+git reset --quiet --hard %[3]s
+echo %[3]s > REVISION`, q(p), q(env.App.Repo), q(sha))
+		if err := run(ctx, env, script); err != nil {
+			return err
+		}
+		env.State.Switched(env.Host, "", sha)
+		return nil
+	}
+	release := p + "/releases/" + env.State.Stamp() + "-" + sha7(sha)
+	var links strings.Builder
+	for _, s := range env.App.Shared {
+		dir := strings.HasSuffix(s, "/")
+		s = strings.TrimSuffix(s, "/")
+		// A directory in the release, or a name written with a trailing
+		// slash, is a shared directory; anything else a shared file.
+		fmt.Fprintf(&links, `if [ %[4]t = true ] || [ -d "$tmp"/%[1]s ]; then mkdir -p %[2]s/shared/%[1]s; else mkdir -p "$(dirname %[2]s/shared/%[1]s)"; fi
+rm -rf "$tmp"/%[1]s
+mkdir -p "$(dirname "$tmp"/%[1]s)"
+ln -s %[3]s "$tmp"/%[1]s
+`, q(s), q(p), q(p+"/shared/"+s), dir)
+	}
+	script := fmt.Sprintf(`p=%[1]s
+mkdir -p "$p/releases" "$p/shared" "$p/.deploy"
+if [ -d "$p/repo" ]; then
+  git --git-dir="$p/repo" fetch --quiet --prune origin '+refs/heads/*:refs/heads/*'
+else
+  git clone --quiet --mirror %[2]s "$p/repo"
+fi
+git --git-dir="$p/repo" cat-file -e %[3]s^{commit}
+# A release of this commit built by a run that stopped before the switch
+# is whole (it was renamed into place last): use it again.
+for r in "$p"/releases/*-%[4]s; do
+  if [ -f "$r/REVISION" ] && [ "$(cat "$r/REVISION")" = %[3]s ]; then echo "$r"; exit 0; fi
+done
+tmp="$p/releases/.building-%[4]s-$$"
+rm -rf "$tmp"
+mkdir -p "$tmp"
+git --git-dir="$p/repo" archive --format=tar %[3]s | tar -x -C "$tmp"
+echo %[3]s > "$tmp/REVISION"
+%[6]smv "$tmp" %[5]s
+echo %[5]s`, q(p), q(env.App.Repo), q(sha), sha7(sha), q(release), links.String())
+	out, err := output(ctx, env, script)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "release %s ready\n", path.Base(out))
+	env.State.Prepared(env.Host, out)
+	return nil
+}
+
+// migrateStep applies Django migrations from the release being deployed,
+// before the switch; skipped when `migrate --check` finds none to apply.
+type migrateStep struct{}
+
+func (migrateStep) releaseDir(env *Env) string {
+	if r := env.State.Pending(env.Host); r != "" {
+		return r
+	}
+	if env.App.Strategy == "inplace" {
+		return env.App.Path
+	}
+	return env.App.Path + "/current"
+}
+
+func managePy(env *Env) string {
+	py := env.App.Python
+	if s, ok := env.With["python"].(string); ok && s != "" {
+		py = s
+	}
+	cmd := q(py) + " manage.py"
+	return cmd
+}
+
+func settingsFlag(env *Env) string {
+	if s, ok := env.With["settings"].(string); ok && s != "" {
+		return " --settings=" + q(s)
+	}
+	return ""
+}
+
+func (m migrateStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	script := "cd " + q(m.releaseDir(env)) + " && " + managePy(env) + " migrate --check" + settingsFlag(env) + " >/dev/null 2>&1"
+	err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv})
+	var exit *remote.ExitError
+	switch {
+	case err == nil:
+		return true, "no unapplied migration", nil
+	case errors.As(err, &exit):
+		return false, "", nil
+	}
+	return false, "", err
+}
+
+func (m migrateStep) Run(ctx context.Context, env *Env) error {
+	return run(ctx, env, "cd "+q(m.releaseDir(env))+" && "+managePy(env)+" migrate --noinput"+settingsFlag(env))
+}
+
+// reloadStep makes the WSGI server load the new release: touch a file,
+// HUP gunicorn's master (a graceful reload), reload a systemd unit, or run
+// a command. Only when this run switched the host's release, unless
+// with.always.
+type reloadStep struct{}
+
+func (reloadStep) AfterSwitch() {}
+
+func (reloadStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	if always, _ := env.With["always"].(bool); always {
+		return false, "", nil
+	}
+	if !env.State.HasSwitched(env.Host) {
+		return true, "the release did not change", nil
+	}
+	return false, "", nil
+}
+
+func (reloadStep) Run(ctx context.Context, env *Env) error {
+	str := func(k string) string { s, _ := env.With[k].(string); return s }
+	base := env.App.Path + "/current"
+	if env.App.Strategy == "inplace" {
+		base = env.App.Path
+	}
+	abs := func(p string) string {
+		if strings.HasPrefix(p, "/") {
+			return p
+		}
+		return base + "/" + p
+	}
+	switch method := str("method"); method {
+	case "touch":
+		if str("path") == "" {
+			return errors.New(`reload with method "touch" needs with.path, the file the server watches (superbook/wsgi.py)`)
+		}
+		return run(ctx, env, "touch "+q(abs(str("path"))))
+	case "hup", "":
+		pidFile := str("pid_file")
+		if pidFile == "" {
+			return errors.New(`reload with method "hup" needs with.pid_file, gunicorn's --pid file`)
+		}
+		return run(ctx, env, fmt.Sprintf(`pid=$(cat %[1]s) || { echo "no pid file %[1]s: is the server running?" >&2; exit 1; }
+kill -HUP "$pid"`, q(abs(pidFile))))
+	case "systemctl":
+		if str("unit") == "" {
+			return errors.New(`reload with method "systemctl" needs with.unit`)
+		}
+		return run(ctx, env, "systemctl reload "+q(str("unit")))
+	case "command":
+		if str("command") == "" {
+			return errors.New(`reload with method "command" needs with.command`)
+		}
+		return run(ctx, env, str("command"))
+	default:
+		return fmt.Errorf("unknown reload method %q: touch, hup, systemctl or command", method)
+	}
+}
+
+// Switch makes release the one in use on a host: a new symlink under a
+// temporary name, renamed over `current` (rename is atomic, so `current`
+// is never missing nor half-made). It returns the release it replaced.
+func Switch(ctx context.Context, conn remote.Conn, root, release string) (previous string, err error) {
+	var out bytes.Buffer
+	script := fmt.Sprintf(`prev=$(readlink %[1]s/current 2>/dev/null || true)
+ln -sfn %[2]s %[1]s/.current-next
+mv -T %[1]s/.current-next %[1]s/current
+printf '%%s' "$prev"`, q(root), q(release))
+	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out}); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
