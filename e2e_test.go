@@ -81,8 +81,10 @@ db = "%[2]s/db.sqlite3"
 steps = [{ local = "/usr/bin/python3 manage.py test --noinput -v 0" }]
 
 [tasks.deploy]
+steps = [{ builtin = "test" }, { task = "release" }]
+
+[tasks.release]
 steps = [
-  { builtin = "test" },
   { builtin = "commit" },
   { builtin = "push" },
   { builtin = "pull", on = "web" },
@@ -92,6 +94,7 @@ pid={{path}}/shared/gunicorn.pid
 if [ -f $pid ] && kill -0 $(cat $pid) 2>/dev/null; then kill -HUP $(cat $pid); exit 0; fi
 gunicorn --chdir {{path}}/current --bind 127.0.0.1:{{port}} --pid $pid --daemon --workers 1 superbook.wsgi
 """ } },
+  { builtin = "healthcheck", on = "web", with = { url = "http://127.0.0.1:{{port}}/health", expect = "ok {{sha}}", timeout = "4s" } },
 ]
 `, sb.central, sb.root, strings.Join(members, ", "))
 	if err := os.WriteFile(filepath.Join(work, "Deployfile"), []byte(df), 0o644); err != nil {
@@ -207,6 +210,118 @@ func TestSuperbookDeploy(t *testing.T) {
 		}
 		if !strings.Contains(out, h+" | – skipped: current is "+sha[:7]+" already") {
 			t.Errorf("%s: pull not skipped:\n%s", h, out)
+		}
+	}
+}
+
+// current is the release a host's `current` points at.
+func (sb *superbook) current(t *testing.T, host string) string {
+	t.Helper()
+	target, err := os.Readlink(filepath.Join(sb.root, host, "current"))
+	if err != nil {
+		t.Fatalf("%s: %v", host, err)
+	}
+	return target
+}
+
+// commit changes the app in the laptop's clone and commits it.
+func (sb *superbook) commit(t *testing.T, msg string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(sb.work, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSh(t, sb.work, "git", "add", ".")
+	mustSh(t, sb.work, "git", "commit", "-q", "-m", msg)
+	return mustSh(t, sb.work, "git", "rev-parse", "HEAD")
+}
+
+func (sb *superbook) deploy(t *testing.T, wantCode int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	if len(args) == 0 {
+		args = []string{"web"}
+	}
+	code, out, errOut := runCLI(t, append(sb.flags, args...)...)
+	if code != wantCode {
+		t.Fatalf("deploy: exit %d, want %d\n%s\n%s", code, wantCode, out, errOut)
+	}
+	return out, errOut
+}
+
+func (sb *superbook) journal(t *testing.T, host string) string {
+	t.Helper()
+	data, _ := os.ReadFile(filepath.Join(sb.root, host, ".deploy", "journal"))
+	return string(data)
+}
+
+// A migration that fails: the run stops before the switch; every host
+// keeps its release and serves the old commit; the lock is given back and
+// the journal says so.
+func TestSuperbookBrokenMigration(t *testing.T) {
+	sb := newSuperbook(t, "web1", "web2")
+	sb.deploy(t, 0)
+	old := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
+	before := map[string]string{"web1": sb.current(t, "web1"), "web2": sb.current(t, "web2")}
+	sb.commit(t, "broken migration", map[string]string{"books/migrations/0002_broken.py": `from django.db import migrations
+
+
+def explode(apps, schema_editor):
+    raise RuntimeError("this migration is broken")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("books", "0001_initial")]
+    operations = [migrations.RunPython(explode)]
+`})
+	// (The app's own tests would stop this commit: deploy without them.)
+	out, errOut := sb.deploy(t, 1, "run", "release", "web")
+	if !strings.Contains(out+errOut, "this migration is broken") || !strings.Contains(errOut, "(migrate) failed on web1") {
+		t.Errorf("the failure is not explained:\n%s\n%s", out, errOut)
+	}
+	for _, h := range []string{"web1", "web2"} {
+		if sb.current(t, h) != before[h] {
+			t.Errorf("%s: current moved to %s", h, sb.current(t, h))
+		}
+		sb.waitServes(t, h, old)
+		if _, err := os.Stat(filepath.Join(sb.root, h, ".deploy", "lock")); err == nil {
+			t.Errorf("%s: lock left behind", h)
+		}
+		if !strings.Contains(sb.journal(t, h), `"result":"failed"`) {
+			t.Errorf("%s: journal: %s", h, sb.journal(t, h))
+		}
+	}
+}
+
+// A health check that fails after the switch: every host goes back to its
+// previous release and serves the old commit.
+func TestSuperbookFailingHealthCheck(t *testing.T) {
+	sb := newSuperbook(t, "web1", "web2")
+	sb.deploy(t, 0)
+	old := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
+	before := map[string]string{"web1": sb.current(t, "web1"), "web2": sb.current(t, "web2")}
+	views, err := os.ReadFile(filepath.Join(sb.work, "books", "views.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(views), `    with connection.cursor() as cursor:`, `    raise RuntimeError("unhealthy on purpose")
+    with connection.cursor() as cursor:`, 1)
+	sb.commit(t, "break health", map[string]string{"books/views.py": broken})
+	_, errOut := sb.deploy(t, 1, "run", "release", "web")
+	if !strings.Contains(errOut, "switched back to its previous release") {
+		t.Errorf("no rollback said:\n%s", errOut)
+	}
+	for _, h := range []string{"web1", "web2"} {
+		if sb.current(t, h) != before[h] {
+			t.Errorf("%s: current is %s, want %s back", h, sb.current(t, h), before[h])
+		}
+		sb.waitServes(t, h, old)
+		if !strings.Contains(sb.journal(t, h), `"result":"rolled back"`) {
+			t.Errorf("%s: journal: %s", h, sb.journal(t, h))
 		}
 	}
 }

@@ -85,6 +85,9 @@ type RunResult struct {
 	Duration time.Duration
 	DryRun   bool
 	SHA      string // the commit deployed, when known
+	// RolledBack says a failure after the switch put every host back on
+	// its previous release.
+	RolledBack bool
 	// JournalErr is a failure to record the run on a host; the run itself
 	// is not undone by it.
 	JournalErr error
@@ -195,6 +198,9 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 			}
 		}
 	}
+	if res.Failure != nil && ctx.Err() == nil && !r.DryRun {
+		res.RolledBack = r.rollBack(ctx, res, prepared, pr)
+	}
 	// The summary prints reasons and stderr lines: mask them as the
 	// events were.
 	for i := range res.Results {
@@ -223,6 +229,8 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 		switch {
 		case ctx.Err() != nil:
 			result = ResultInterrupted
+		case res.RolledBack:
+			result = ResultRolledBack
 		case res.Failure != nil:
 			result = ResultFailed
 		}
@@ -731,6 +739,50 @@ func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Print
 	return results
 }
 
+// rollBack puts every host this run switched back on its previous
+// release, then runs the run's reload steps again there, so a failure
+// after the switch (a health check) leaves the fleet as it was. It
+// reports whether anything was rolled back.
+func (r *Runner) rollBack(ctx context.Context, res *RunResult, steps []*prepared, pr Printer) bool {
+	switched := r.State.TakeSwitched()
+	if len(switched) == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var hosts []*Host
+	back := map[string]string{}
+	for _, h := range r.DF.Hosts() {
+		if sw, ok := switched[h.Name]; ok && sw[0] != "" {
+			hosts = append(hosts, h)
+			back[h.Name] = sw[0]
+			// For the reload steps: the release changed again.
+			r.State.Switched(h.Name, sw[1], sw[0])
+		}
+	}
+	if len(hosts) == 0 {
+		return false // a first deploy has nothing to go back to
+	}
+	for n, release := range back {
+		r.State.Prepared(n, release)
+	}
+	title := "switch back (rollback)"
+	res.Steps = append(res.Steps, title)
+	p := &prepared{title: title, isSwitch: true, hosts: hosts, ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "rollback"}}
+	res.Results = append(res.Results, r.switchAll(ctx, len(res.Steps)-1, p, pr)...)
+	for _, q := range steps {
+		if q.isSwitch || q.ps.step.Kind != StepBuiltin || q.ps.step.Arg != "reload" {
+			continue
+		}
+		again := *q
+		again.hosts = slices.DeleteFunc(slices.Clone(q.hosts), func(h *Host) bool { _, ok := back[h.Name]; return !ok })
+		again.title = q.title + " (rollback)"
+		res.Steps = append(res.Steps, again.title)
+		res.Results = append(res.Results, r.runStep(ctx, len(res.Steps)-1, &again, pr)...)
+	}
+	return true
+}
+
 // endAll ends a step the same way on every host.
 func (r *Runner) endAll(index int, hosts []*Host, outcome Outcome, reason string, pr Printer) []StepResult {
 	out := make([]StepResult, len(hosts))
@@ -745,7 +797,13 @@ func (r *Runner) endAll(index int, hosts []*Host, outcome Outcome, reason string
 // is known only once the commit to deploy is (push records it).
 func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
 	uses := false
-	for _, t := range append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, mapValues(s.Env)...) {
+	texts := append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, mapValues(s.Env)...)
+	for _, v := range s.With {
+		if str, ok := v.(string); ok {
+			texts = append(texts, str)
+		}
+	}
+	for _, t := range texts {
 		for _, m := range templateRef.FindAllStringSubmatch(t, -1) {
 			uses = uses || m[1] == "sha"
 		}

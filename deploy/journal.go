@@ -30,7 +30,7 @@ type JournalEntry struct {
 	Host     string        `json:"host"`
 	FromSHA  string        `json:"from_sha,omitempty"`
 	ToSHA    string        `json:"to_sha,omitempty"`
-	Result   string        `json:"result"` // ok, failed, interrupted
+	Result   string        `json:"result"` // ok, failed, interrupted, rolled back
 	Duration float64       `json:"duration_s"`
 	Steps    []JournalStep `json:"steps"`
 }
@@ -48,6 +48,7 @@ const (
 	ResultOK          = "ok"
 	ResultFailed      = "failed"
 	ResultInterrupted = "interrupted"
+	ResultRolledBack  = "rolled back"
 )
 
 // stateDir is {path}/.deploy, where a host keeps its lock and journal.

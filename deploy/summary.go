@@ -81,6 +81,9 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 			}
 		}
 		fmt.Fprintln(w, "  No later step ran.")
+		if res.RolledBack {
+			fmt.Fprintln(w, "  Every host was switched back to its previous release, and reloaded.")
+		}
 	} else if counts[Changed] == 0 && counts[Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/deploy-tool/deploy/remote"
 )
@@ -276,4 +277,78 @@ printf '%%s' "$prev"`, q(root), q(release))
 		return "", err
 	}
 	return out.String(), nil
+}
+
+// healthcheckStep fetches a URL on each host (or runs a command) until it
+// succeeds or time runs out. A failure after the switch makes the engine
+// switch every host back.
+type healthcheckStep struct{}
+
+func (healthcheckStep) AfterSwitch() {}
+
+func (healthcheckStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	if always, _ := env.With["always"].(bool); always {
+		return false, "", nil
+	}
+	if !env.State.HasSwitched(env.Host) {
+		return true, "the release did not change", nil
+	}
+	return false, "", nil
+}
+
+func (healthcheckStep) Run(ctx context.Context, env *Env) error {
+	str := func(k string) string { s, _ := env.With[k].(string); return s }
+	timeout := 30 * time.Second
+	if s := str("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("healthcheck: with.timeout %q is not a duration", s)
+		}
+		timeout = d
+	}
+	var script string
+	switch {
+	case str("url") != "":
+		// Hosts have sh, not always curl: take what is there.
+		script = fmt.Sprintf(`url=%[1]s
+if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$url"
+elif command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$url"
+else %[2]s -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$url"
+fi`, q(str("url")), q(env.App.Python))
+	case str("command") != "":
+		script = str("command")
+	default:
+		return errors.New("healthcheck needs with.url (fetched on the host) or with.command")
+	}
+	expect := str("expect")
+	deadline := time.Now().Add(timeout)
+	var last string
+	for attempt := 1; ; attempt++ {
+		var out, errOut bytes.Buffer
+		err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: &out, Stderr: &errOut})
+		body := strings.TrimSpace(out.String())
+		switch {
+		case err == nil && (expect == "" || strings.Contains(body, expect)):
+			fmt.Fprintf(env.Stdout, "healthy after %d attempt(s): %s\n", attempt, firstLineOf(body))
+			return nil
+		case err == nil:
+			last = fmt.Sprintf("the answer %q does not contain %q", firstLineOf(body), expect)
+		default:
+			last = strings.TrimSpace(errOut.String())
+			if last == "" {
+				last = err.Error()
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("unhealthy after %s: %s", timeout, last)
+		}
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

@@ -122,6 +122,16 @@ func (s *RunState) Switched(host, previous, release string) {
 	s.switched[host] = [2]string{previous, release}
 }
 
+// TakeSwitched returns the hosts this run switched, with their previous
+// and new releases, and forgets them.
+func (s *RunState) TakeSwitched() map[string][2]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sw := s.switched
+	s.switched = nil
+	return sw
+}
+
 // HasSwitched reports whether this run changed the release of host.
 func (s *RunState) HasSwitched(host string) bool {
 	s.mu.Lock()
@@ -154,11 +164,12 @@ type Registry map[string]Step
 // refused before anything runs.
 func Builtins() Registry {
 	return Registry{
-		"test":    testStep{},
-		"commit":  commitStep{},
-		"push":    pushStep{},
-		"pull":    pullStep{},
-		"migrate": migrateStep{},
-		"reload":  reloadStep{},
+		"test":        testStep{},
+		"commit":      commitStep{},
+		"push":        pushStep{},
+		"pull":        pullStep{},
+		"migrate":     migrateStep{},
+		"reload":      reloadStep{},
+		"healthcheck": healthcheckStep{},
 	}
 }
