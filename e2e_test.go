@@ -325,3 +325,51 @@ func TestSuperbookFailingHealthCheck(t *testing.T) {
 		}
 	}
 }
+
+// Four deploys with keep_releases = 3, then a rollback: the previous
+// commit is served again, and pruning kept the right releases.
+func TestSuperbookRollbackAndPrune(t *testing.T) {
+	sb := newSuperbook(t, "web1")
+	var shas []string
+	for i := 1; i <= 4; i++ {
+		if i > 1 {
+			sb.commit(t, fmt.Sprintf("v%d", i), map[string]string{"VERSION": strconv.Itoa(i)})
+			time.Sleep(1100 * time.Millisecond) // release names carry the second
+		}
+		sb.deploy(t, 0, "run", "release", "web")
+		shas = append(shas, mustSh(t, sb.work, "git", "rev-parse", "HEAD"))
+		sb.waitServes(t, "web1", shas[i-1])
+	}
+	rels := sb.releases(t, "web1")
+	if len(rels) != 3 || strings.HasSuffix(rels[0], shas[0][:7]) {
+		t.Fatalf("after 4 deploys with keep_releases = 3: %v", rels)
+	}
+
+	code, out, errOut := runCLI(t, append(sb.flags, "releases", "web")...)
+	if code != 0 || !strings.Contains(out, shas[3][:12]) || !strings.Contains(out, "← current") {
+		t.Errorf("releases: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut = runCLI(t, append(sb.flags, "rollback", "web")...)
+	if code != 0 {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sb.waitServes(t, "web1", shas[2])
+	if !strings.HasSuffix(sb.current(t, "web1"), shas[2][:7]) {
+		t.Errorf("current after rollback: %s", sb.current(t, "web1"))
+	}
+	if !strings.Contains(sb.journal(t, "web1"), `"task":"rollback"`) {
+		t.Error("the rollback is not in the journal")
+	}
+
+	// --to a named commit.
+	if code, out, errOut := runCLI(t, append(sb.flags, "rollback", "web", "--to", shas[3][:8])...); code != 0 {
+		t.Fatalf("rollback --to: exit %d\n%s%s", code, out, errOut)
+	}
+	sb.waitServes(t, "web1", shas[3])
+	// A release that is not there: refused, nothing switched.
+	if code, _, errOut := runCLI(t, append(sb.flags, "rollback", "web", "--to", "deadbeef")...); code != 2 || !strings.Contains(errOut, `no release "deadbeef"`) {
+		t.Errorf("rollback to a missing release: exit %d\n%s", code, errOut)
+	}
+	sb.waitServes(t, "web1", shas[3])
+}

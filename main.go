@@ -235,6 +235,25 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				OnUsageError: usageErr,
 			},
 			{
+				Name:      "rollback",
+				Usage:     "switch every host of a target back to its previous release (or --to one) and reload",
+				ArgsUsage: "TARGET",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "to", Usage: "the `RELEASE` to go back to: its name, or a commit sha (prefix)"},
+				},
+				Action:       cmdRollback,
+				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
+				Name:         "releases",
+				Usage:        "list the releases on the hosts of a target, with their commit and time",
+				ArgsUsage:    "TARGET",
+				Action:       cmdReleases,
+				BashComplete: completeGroups,
+				OnUsageError: usageErr,
+			},
+			{
 				Name:      "history",
 				Usage:     "who ran what on a target, when, with what result (from the hosts' journals)",
 				ArgsUsage: "TARGET",
@@ -437,6 +456,13 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 	runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: target, DryRun: c.Bool("dry-run"),
 		Builtins: tasks.Builtins(), Laptop: laptop(c, df, conns, pr, state), State: state}
 	res, err := runner.Run(c.Context, task, hosts)
+	return runResult(c, res, err)
+}
+
+// runResult turns a run's outcome into output and an exit status: a run
+// refused before it started is bad usage (2), a held lock 3, a failed
+// step 1.
+func runResult(c *cli.Context, res *deploy.RunResult, err error) error {
 	var refused *deploy.RefusedError
 	var held *deploy.LockHeldError
 	switch {
@@ -473,6 +499,61 @@ func cmdPlan(c *cli.Context) error {
 		return err
 	}
 	return runTask(c, df, task, c.Args().First())
+}
+
+func cmdRollback(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("rollback: name a target: deploy rollback TARGET [--to RELEASE]")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	if df.App.Path == "" || df.App.Strategy != deploy.StrategyReleases {
+		return usagef("rollback needs [app] path and strategy = \"releases\"")
+	}
+	target := c.Args().First()
+	hosts, conns, err := connectTarget(c, df, target)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	if df.Confirm(target) && !c.Bool("yes") {
+		ok, err := confirm(fmt.Sprintf("Roll back %s (%d hosts)? [y/N] ", target, len(hosts)))
+		if err != nil {
+			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", target)
+		}
+		if !ok {
+			return usagef("not confirmed; nothing was changed")
+		}
+	}
+	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, Builtins: tasks.Builtins()}
+	res, err := runner.Rollback(c.Context, df.App.DefaultTask, hosts, c.String("to"))
+	return runResult(c, res, err)
+}
+
+func cmdReleases(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("releases: name a target: deploy releases TARGET")
+	}
+	df, err := loadDeployfile(c)
+	if err != nil {
+		return err
+	}
+	if df.App.Path == "" {
+		return usagef("releases: %s has no [app] path", df.File)
+	}
+	hosts, conns, err := connectTarget(c, df, c.Args().First())
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	runner := &deploy.Runner{DF: df, Conns: conns}
+	list, err := runner.Releases(c.Context, hosts)
+	if err != nil {
+		return err
+	}
+	return deploy.WriteReleases(c.App.Writer, style(c), hosts, list, c.Bool("json"))
 }
 
 func cmdHistory(c *cli.Context) error {

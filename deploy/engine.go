@@ -145,6 +145,13 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 	if err != nil {
 		return nil, err
 	}
+	return r.execute(ctx, task, hosts, prepared, secrets, nil)
+}
+
+// execute runs prepared steps over hosts: lock, steps in order, switch,
+// rollback on a failure after the switch, pruning, journal. before, when
+// set, runs once the lock is held, before the first step.
+func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepared []*prepared, secrets []string, before func(ctx context.Context) error) (*RunResult, error) {
 	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
 	res := &RunResult{Task: task, DryRun: r.DryRun}
 
@@ -167,6 +174,11 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 			return nil, err
 		}
 		defer r.releaseLocks(ctx, locks, info)
+	}
+	if before != nil {
+		if err := before(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for _, h := range hosts {
 		res.Hosts = append(res.Hosts, h.Name)
@@ -200,6 +212,9 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 	}
 	if res.Failure != nil && ctx.Err() == nil && !r.DryRun {
 		res.RolledBack = r.rollBack(ctx, res, prepared, pr)
+	}
+	if res.Failure == nil && ctx.Err() == nil && !r.DryRun && r.DF.App.KeepReleases > 0 {
+		r.prune(ctx, pr)
 	}
 	// The summary prints reasons and stderr lines: mask them as the
 	// events were.
@@ -781,6 +796,87 @@ func (r *Runner) rollBack(ctx context.Context, res *RunResult, steps []*prepared
 		res.Results = append(res.Results, r.runStep(ctx, len(res.Steps)-1, &again, pr)...)
 	}
 	return true
+}
+
+// prune removes old releases on the hosts this run switched, keeping
+// [app] keep_releases, never the one in use nor the one before it.
+func (r *Runner) prune(ctx context.Context, pr Printer) {
+	var hosts []*Host
+	for _, h := range r.DF.Hosts() {
+		if r.State.HasSwitched(h.Name) {
+			hosts = append(hosts, h)
+		}
+	}
+	r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+		removed, err := tasks.PruneReleases(ctx, conn, sc.vars["path"], r.DF.App.KeepReleases)
+		line := ""
+		switch {
+		case err != nil:
+			line = "could not remove old releases: " + err.Error()
+		case len(removed) > 0:
+			line = "removed old releases: " + strings.Join(removed, ", ")
+		default:
+			return nil
+		}
+		pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: h.Name, Stream: "stdout", Line: line})
+		return nil
+	})
+}
+
+// Rollback switches every host to its previous release (or the one named
+// by to: a release name or a sha prefix), then runs the reload steps of
+// task there. Every host must have that release, or nothing is switched.
+func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to string) (*RunResult, error) {
+	if _, ok := r.DF.Tasks[task]; !ok {
+		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+	}
+	if r.State == nil {
+		r.State = &tasks.RunState{}
+	}
+	var reloads []planStep
+	for _, ps := range r.DF.unroll(task, nil, "") {
+		if ps.step.Kind == StepBuiltin && ps.step.Arg == "reload" {
+			reloads = append(reloads, ps)
+		}
+	}
+	steps, secrets, err := r.prepare(reloads, hosts)
+	if err != nil {
+		return nil, err
+	}
+	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "rollback"},
+		title: "switch to the release before", isSwitch: true, hosts: hosts}
+	// Once the lock is held, find every host's target; any host without
+	// one refuses the whole rollback before anything switches.
+	choose := func(ctx context.Context) error {
+		var mu sync.Mutex
+		var problems []string
+		err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+			rels, err := tasks.ListReleases(ctx, conn, sc.vars["path"])
+			if err != nil {
+				return err
+			}
+			target, err := tasks.RollbackTarget(rels, to)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				problems = append(problems, h.Name+": "+err.Error())
+			case !target.Current:
+				r.State.Prepared(h.Name, sc.vars["path"]+"/releases/"+target.Name)
+				r.State.SetSHA(target.SHA)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			slices.Sort(problems)
+			return &RefusedError{Problems: problems}
+		}
+		return nil
+	}
+	return r.execute(ctx, "rollback", hosts, append([]*prepared{sw}, steps...), secrets, choose)
 }
 
 // endAll ends a step the same way on every host.

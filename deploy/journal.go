@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/deploy-tool/deploy/remote"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // JournalEntry is one run as one host records it: a line of JSON appended
@@ -185,6 +186,62 @@ func WriteHistory(w io.Writer, st Style, entries []HistoryEntry, asJSON bool) er
 		}
 		rows = append(rows, []cell{plain(e.Time.Local().Format("2006-01-02 15:04:05")), plain(e.Owner), plain(e.Task),
 			plain(e.Target), result, plain(fmt.Sprintf("%.1fs", e.Duration)), plain(strings.Join(e.Hosts, ","))})
+	}
+	writeTable(w, rows)
+	return nil
+}
+
+// Releases lists the releases of every host, oldest first.
+func (r *Runner) Releases(ctx context.Context, hosts []*Host) (map[string][]tasks.Release, error) {
+	var mu sync.Mutex
+	out := map[string][]tasks.Release{}
+	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+		rels, err := tasks.ListReleases(ctx, conn, sc.vars["path"])
+		if err != nil {
+			return fmt.Errorf("releases of %s: %w", h.Name, err)
+		}
+		mu.Lock()
+		out[h.Name] = rels
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// WriteReleases prints each host's releases, newest first, marking the one
+// in use.
+func WriteReleases(w io.Writer, st Style, hosts []*Host, rels map[string][]tasks.Release, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, h := range hosts {
+			if err := enc.Encode(map[string]any{"host": h.Name, "releases": rels[h.Name]}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows := [][]cell{{{"HOST", st.Faint}, {"RELEASE", st.Faint}, {"COMMIT", st.Faint}, {"BUILT", st.Faint}, {"", nil}}}
+	for _, h := range hosts {
+		list := rels[h.Name]
+		if len(list) == 0 {
+			rows = append(rows, []cell{plain(h.Name), {"(none)", st.Faint}})
+		}
+		for i := len(list) - 1; i >= 0; i-- {
+			r := list[i]
+			built := ""
+			if t, err := r.Time(); err == nil {
+				built = t.Local().Format("2006-01-02 15:04:05")
+			}
+			mark := cell{"", nil}
+			if r.Current {
+				mark = cell{"← current", st.Green}
+			}
+			sha := r.SHA
+			if len(sha) > 12 {
+				sha = sha[:12]
+			}
+			rows = append(rows, []cell{plain(h.Name), plain(r.Name), plain(sha), plain(built), mark})
+		}
 	}
 	writeTable(w, rows)
 	return nil

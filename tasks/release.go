@@ -352,3 +352,94 @@ fi`, q(str("url")), q(env.App.Python))
 		}
 	}
 }
+
+// Release is one release directory on a host.
+type Release struct {
+	Name    string `json:"name"` // <UTC stamp>-<sha7>
+	SHA     string `json:"sha"`
+	Current bool   `json:"current"`
+}
+
+// Time is when the release was built, from its name.
+func (r Release) Time() (time.Time, error) {
+	stamp, _, _ := strings.Cut(r.Name, "-")
+	return time.Parse("20060102T150405Z", stamp)
+}
+
+// ListReleases lists the releases under root, oldest first.
+func ListReleases(ctx context.Context, conn remote.Conn, root string) ([]Release, error) {
+	var out bytes.Buffer
+	script := fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
+cur=$(basename "$(readlink ../current 2>/dev/null)" 2>/dev/null)
+for r in *; do
+  [ -d "$r" ] || continue
+  printf '%%s %%s %%s\n' "$r" "$(cat "$r/REVISION" 2>/dev/null || echo -)" "$([ "$r" = "$cur" ] && echo current || echo -)"
+done`, q(root))
+	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out}); err != nil {
+		return nil, err
+	}
+	var rels []Release
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			rels = append(rels, Release{Name: f[0], SHA: f[1], Current: f[2] == "current"})
+		}
+	}
+	return rels, nil
+}
+
+// PruneReleases removes the oldest releases beyond keep, never the one in
+// use nor the one before it (the rollback target).
+func PruneReleases(ctx context.Context, conn remote.Conn, root string, keep int) ([]string, error) {
+	rels, err := ListReleases(ctx, conn, root)
+	if err != nil {
+		return nil, err
+	}
+	protect := map[string]bool{}
+	for i, r := range rels {
+		if r.Current {
+			protect[r.Name] = true
+			if i > 0 {
+				protect[rels[i-1].Name] = true
+			}
+		}
+	}
+	var remove []string
+	for i := 0; i < len(rels)-keep; i++ {
+		if !protect[rels[i].Name] {
+			remove = append(remove, rels[i].Name)
+		}
+	}
+	if len(remove) == 0 {
+		return nil, nil
+	}
+	var script strings.Builder
+	script.WriteString("cd " + q(root+"/releases") + "\n")
+	for _, r := range remove {
+		script.WriteString("rm -rf " + q(r) + "\n")
+	}
+	return remove, conn.Run(ctx, &remote.Cmd{Script: script.String()})
+}
+
+// RollbackTarget picks the release to go back to: the one named (a full
+// name, or a sha or its prefix), else the one before current.
+func RollbackTarget(rels []Release, to string) (Release, error) {
+	cur := -1
+	for i, r := range rels {
+		if r.Current {
+			cur = i
+		}
+	}
+	if to != "" {
+		for _, r := range rels {
+			if r.Name == to || (len(to) >= 4 && strings.HasPrefix(r.SHA, to)) {
+				return r, nil
+			}
+		}
+		return Release{}, fmt.Errorf("no release %q here", to)
+	}
+	if cur <= 0 {
+		return Release{}, errors.New("no release before the current one to go back to")
+	}
+	return rels[cur-1], nil
+}
