@@ -164,12 +164,14 @@ type Registry map[string]Step
 // refused before anything runs.
 func Builtins() Registry {
 	return Registry{
-		"test":        testStep{},
-		"commit":      commitStep{},
-		"push":        pushStep{},
-		"pull":        pullStep{},
-		"migrate":     migrateStep{},
-		"reload":      reloadStep{},
-		"healthcheck": healthcheckStep{},
+		"test":          testStep{},
+		"commit":        commitStep{},
+		"push":          pushStep{},
+		"pull":          pullStep{},
+		"migrate":       migrateStep{},
+		"reload":        reloadStep{},
+		"healthcheck":   healthcheckStep{},
+		"collectstatic": collectstaticStep{},
+		"sync-static":   syncStaticStep{},
 	}
 }

@@ -1,0 +1,258 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+// Manifest describes a static build: path → content hash and size.
+type Manifest map[string]ManifestEntry
+
+// ManifestEntry is one file of a static build.
+type ManifestEntry struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// manifestName is the manifest's name on the static host, beside the
+// files; written last, so it never describes files not yet there.
+const manifestName = ".deploy-manifest.json"
+
+// staticDir is where collectstatic builds on the laptop: inside .git,
+// where nothing is committed.
+func staticDir(repo *Repo) string { return filepath.Join(repo.Dir(), ".git", "deploy", "static") }
+
+// BuildManifest hashes every file under dir.
+func BuildManifest(dir string) (Manifest, error) {
+	m := Manifest{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == manifestName {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return err
+		}
+		m[filepath.ToSlash(rel)] = ManifestEntry{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}
+		return nil
+	})
+	return m, err
+}
+
+// Changed lists the files of m that other lacks or holds differently.
+func (m Manifest) Changed(other Manifest) []string {
+	var out []string
+	for p, e := range m {
+		if other[p] != e {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// collectstaticStep runs `manage.py collectstatic` into a build directory
+// of the laptop; skipped when the tree is the one collected last time.
+type collectstaticStep struct{}
+
+func (collectstaticStep) Local() {}
+
+func (collectstaticStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	repo, err := repoFor(env)
+	if err != nil {
+		return false, "", err
+	}
+	tree, err := repo.TreeID()
+	if err != nil {
+		return false, "", err
+	}
+	last, _ := os.ReadFile(filepath.Join(staticDir(repo), ".tree"))
+	if string(last) == tree {
+		return true, "static files collected for tree " + tree[:7] + " already", nil
+	}
+	return false, "", nil
+}
+
+func (collectstaticStep) Run(ctx context.Context, env *Env) error {
+	repo, err := repoFor(env)
+	if err != nil {
+		return err
+	}
+	tree, err := repo.TreeID()
+	if err != nil {
+		return err
+	}
+	dir := staticDir(repo)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	// STATIC_ROOT is the project's setting; the build goes to our
+	// directory without touching the project's files.
+	code := fmt.Sprintf("from django.conf import settings\nsettings.STATIC_ROOT = %s\n"+
+		"from django.core.management import call_command\ncall_command('collectstatic', interactive=False, verbosity=1)\n", pyString(dir))
+	script := "cd " + q(repo.Dir()) + "\n" + managePyPython(env) + " manage.py shell" + settingsFlag(env) + " -c " + q(code)
+	if err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr}); err != nil {
+		return fmt.Errorf("collectstatic: %w", err)
+	}
+	m, err := BuildManifest(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%d static files, manifest written\n", len(m))
+	if err := writeJSON(filepath.Join(dir, manifestName), m); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ".tree"), []byte(tree), 0o644)
+}
+
+// managePyPython is the interpreter of the Django steps.
+func managePyPython(env *Env) string {
+	if s, ok := env.With["python"].(string); ok && s != "" {
+		return q(s)
+	}
+	return q(env.App.Python)
+}
+
+// pyString is s as a Python string literal.
+func pyString(s string) string {
+	b, _ := json.Marshal(s) // a JSON string is a valid Python literal
+	return string(b)
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// syncStaticStep uploads the new and changed static files to the static
+// hosts, then the manifest; nothing changed → skipped.
+type syncStaticStep struct{}
+
+func (syncStaticStep) dest(env *Env) string {
+	if d, ok := env.With["dest"].(string); ok && d != "" {
+		return d
+	}
+	return env.App.Path + "/static"
+}
+
+func (s syncStaticStep) diff(ctx context.Context, env *Env) (local Manifest, changed []string, dir string, err error) {
+	if env.Laptop == nil {
+		return nil, nil, "", errors.New("sync-static needs this machine's repository, where collectstatic builds")
+	}
+	repo, err := OpenRepo(env.Laptop.Dir)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	dir = staticDir(repo)
+	data, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return nil, nil, "", errors.New("no static build: run the collectstatic step before sync-static")
+	}
+	if err := json.Unmarshal(data, &local); err != nil {
+		return nil, nil, "", fmt.Errorf("static manifest: %w", err)
+	}
+	var out bytes.Buffer
+	if err := env.Conn.Run(ctx, &remote.Cmd{Script: "cat " + q(s.dest(env)+"/"+manifestName) + " 2>/dev/null || true", Stdout: &out}); err != nil {
+		return nil, nil, "", err
+	}
+	remoteM := Manifest{}
+	if strings.TrimSpace(out.String()) != "" {
+		json.Unmarshal(out.Bytes(), &remoteM)
+	}
+	return local, local.Changed(remoteM), dir, nil
+}
+
+func (s syncStaticStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	_, changed, _, err := s.diff(ctx, env)
+	if err != nil {
+		return false, "", err
+	}
+	if len(changed) == 0 {
+		return true, "the static files are up to date", nil
+	}
+	return false, "", nil
+}
+
+func (s syncStaticStep) Run(ctx context.Context, env *Env) error {
+	_, changed, dir, err := s.diff(ctx, env)
+	if err != nil {
+		return err
+	}
+	// Only the changed files go, in one upload: staged as a tree of hard
+	// links (or copies) of them.
+	stage, err := os.MkdirTemp("", "deploy-static-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	// The upload keeps modes: the directory a web server reads is 0755.
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return err
+	}
+	for _, p := range changed {
+		dst := filepath.Join(stage, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		src := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.Link(src, dst); err != nil {
+			if err := copyFile(src, dst); err != nil {
+				return err
+			}
+		}
+	}
+	dest := s.dest(env)
+	if err := env.Conn.Upload(ctx, stage, dest); err != nil {
+		return err
+	}
+	if err := env.Conn.Upload(ctx, filepath.Join(dir, manifestName), dest+"/"+manifestName); err != nil {
+		return err
+	}
+	for _, p := range changed {
+		fmt.Fprintf(env.Stdout, "uploaded %s\n", p)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
