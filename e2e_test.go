@@ -426,3 +426,42 @@ class Migration(migrations.Migration):
 		t.Errorf("hashed CSS on the static host: %v (the old name stays for cached pages)", css)
 	}
 }
+
+// The static host's sshd dies mid-run: the run stops before any switch,
+// the web hosts keep their release and serve the old commit, and their
+// locks are given back.
+func TestSuperbookStaticHostDies(t *testing.T) {
+	sb := newSuperbook(t, "web1", "web2")
+	sb.deploy(t, 0)
+	old := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
+	before := map[string]string{"web1": sb.current(t, "web1"), "web2": sb.current(t, "web2")}
+	sb.commit(t, "new css", map[string]string{"books/static/books/site.css": "h1 { color: red; }\n"})
+	static := sb.env.Servers()["static1"]
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		// Once the run holds its locks, pull the plug on the static host.
+		lock := filepath.Join(sb.root, "static1", ".deploy", "lock")
+		for i := 0; i < 2000; i++ {
+			if _, err := os.Stat(lock); err == nil {
+				static.Stop()
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	_, errOut := sb.deploy(t, 1, "run", "release", "prod")
+	<-killed
+	if !strings.Contains(errOut, "on static1") {
+		t.Errorf("the failure does not name the static host:\n%s", errOut)
+	}
+	for _, h := range []string{"web1", "web2"} {
+		if got := sb.current(t, h); got != before[h] {
+			t.Errorf("%s switched to %s", h, got)
+		}
+		sb.waitServes(t, h, old)
+		if _, err := os.Stat(filepath.Join(sb.root, h, ".deploy", "lock")); err == nil {
+			t.Errorf("%s: lock left behind", h)
+		}
+	}
+}
