@@ -71,6 +71,7 @@ repo = %[1]q
 path = "%[2]s/{{host}}"
 python = "/usr/bin/python3"
 keep_releases = 3
+build = [{ run = "echo built >> {{builds}}; cat requirements.txt > $DEPLOY_OUTPUT/requirements.lock 2>/dev/null || true", inputs = ["requirements.txt"], output = "deps" }]
 
 [hosts]
 web = [%[3]s]
@@ -79,6 +80,7 @@ prod = ["@web", "@static"]
 
 [vars]
 db = "%[2]s/db.sqlite3"
+builds = "%[2]s/builds.log"
 
 [tasks.test]
 steps = [{ local = "/usr/bin/python3 manage.py test --noinput -v 0" }]
@@ -97,7 +99,7 @@ steps = [
   { builtin = "reload", on = "web", env = { SUPERBOOK_DB = "{{db}}" }, with = { method = "command", command = """
 pid={{path}}/shared/gunicorn.pid
 if [ -f $pid ] && kill -0 $(cat $pid) 2>/dev/null; then kill -HUP $(cat $pid); exit 0; fi
-gunicorn --chdir {{path}}/current --bind 127.0.0.1:{{port}} --pid $pid --daemon --workers 1 superbook.wsgi
+gunicorn --chdir {{current}} --bind 127.0.0.1:{{port}} --pid $pid --daemon --workers 1 superbook.wsgi
 """ } },
   { builtin = "healthcheck", on = "web", with = { url = "http://127.0.0.1:{{port}}/health", expect = "ok {{sha}}", timeout = "4s" } },
 ]
@@ -463,5 +465,56 @@ func TestSuperbookStaticHostDies(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(sb.root, h, ".deploy", "lock")); err == nil {
 			t.Errorf("%s: lock left behind", h)
 		}
+	}
+}
+
+// [app] build runs when its inputs change, not otherwise; each release
+// links the build of its inputs.
+func TestSuperbookBuild(t *testing.T) {
+	sb := newSuperbook(t, "web1")
+	count := func() int {
+		data, _ := os.ReadFile(filepath.Join(sb.root, "builds.log"))
+		return strings.Count(string(data), "built")
+	}
+	sb.deploy(t, 0, "run", "release", "prod")
+	if count() != 1 {
+		t.Fatalf("first deploy built %d times", count())
+	}
+	time.Sleep(1100 * time.Millisecond)
+	sb.commit(t, "unrelated", map[string]string{"NOTES": "x"})
+	out, _ := sb.deploy(t, 0, "run", "release", "prod")
+	if count() != 1 || !strings.Contains(out, "deps: inputs unchanged") {
+		t.Errorf("a deploy with the same inputs built again (%d)\n%s", count(), out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	sb.commit(t, "new dependency", map[string]string{"requirements.txt": "django==3.2\n"})
+	sb.deploy(t, 0, "run", "release", "prod")
+	if count() != 2 {
+		t.Errorf("a change of the inputs did not build (%d)", count())
+	}
+	lock, err := os.ReadFile(filepath.Join(sb.root, "web1", "current", "deps", "requirements.lock"))
+	if err != nil || string(lock) != "django==3.2\n" {
+		t.Errorf("the release does not link its build: %q %v", lock, err)
+	}
+}
+
+// strategy = "inplace": the book's literal step, a git work tree at
+// {path} reset to the deploy SHA.
+func TestSuperbookInPlace(t *testing.T) {
+	sb := newSuperbook(t, "web1")
+	df := filepath.Join(sb.work, "Deployfile")
+	data, _ := os.ReadFile(df)
+	sb.commit(t, "in place", map[string]string{"Deployfile": strings.Replace(string(data), "keep_releases = 3", `strategy = "inplace"`, 1)})
+	sb.deploy(t, 0, "run", "release", "prod")
+	first := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
+	sb.waitServes(t, "web1", first)
+	if got := mustSh(t, "/", "git", "-C", filepath.Join(sb.root, "web1"), "rev-parse", "HEAD"); got != first {
+		t.Errorf("work tree at %s", got)
+	}
+	second := sb.commit(t, "v2", map[string]string{"NOTES": "2"})
+	sb.deploy(t, 0, "run", "release", "prod")
+	sb.waitServes(t, "web1", second)
+	if _, err := os.Stat(filepath.Join(sb.root, "web1", "releases")); err == nil {
+		t.Error("inplace made release directories")
 	}
 }

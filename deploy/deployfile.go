@@ -35,6 +35,16 @@ type App struct {
 	Strategy     string   // "releases" or "inplace"
 	Shared       []string // paths every release links from {path}/shared
 	Python       string   // interpreter the Django built-ins run
+	Build        []Build  // commands run in each new release, when their inputs change
+}
+
+// Build is a command of [app] build: it runs in a new release, with
+// $DEPLOY_OUTPUT the directory to build into, only when the files of
+// Inputs changed since the last time; Output in the release links to it.
+type Build struct {
+	Run    string
+	Inputs []string
+	Output string
 }
 
 // Strategies.

@@ -277,6 +277,7 @@ type hostCmd struct {
 	creates string
 	src, to string // upload
 	with    map[string]any
+	builds  []tasks.Build // [app] build, for the pull step
 	scope   *scope
 }
 
@@ -362,6 +363,9 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 				hc, err = fill(s, sc)
 				if hc != nil {
 					hc.src = r.DF.relative(hc.src)
+					if err == nil && s.Kind == StepBuiltin && s.Arg == "pull" {
+						hc.builds, err = fillBuilds(r.DF.App.Build, sc)
+					}
 				}
 				p.cmds[h.Name] = hc
 			}
@@ -470,6 +474,20 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 		hc.env[k] = raw(v)
 	}
 	return hc, err
+}
+
+// fillBuilds fills in the variables of [app] build for a host: quoted
+// words in the command, plain text in the paths.
+func fillBuilds(builds []Build, sc *scope) ([]tasks.Build, error) {
+	out := make([]tasks.Build, 0, len(builds))
+	for _, b := range builds {
+		run, err := sc.expandShell(b.Run)
+		if err != nil {
+			return nil, fmt.Errorf("[app] build: %w", err)
+		}
+		out = append(out, tasks.Build{Run: run, Inputs: b.Inputs, Output: b.Output})
+	}
+	return out, nil
 }
 
 // narrow keeps the hosts that are in every group of on.
@@ -620,7 +638,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		builtin = r.Builtins[s.Arg]
 		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: hc.with, Stdout: stdout, Stderr: stderr,
 			CmdEnv: hc.env, State: r.State, App: &tasks.App{Repo: r.DF.App.Repo, Path: hc.scope.vars["path"],
-				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python}}
+				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python, Build: hc.builds}}
 		// This machine's side: the local steps work in its repository,
 		// and sync-static uploads what collectstatic built there.
 		env.Laptop = r.Laptop
@@ -918,7 +936,7 @@ func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	filled.src = hc.src
+	filled.src, filled.builds = hc.src, hc.builds
 	return filled, nil
 }
 

@@ -101,7 +101,7 @@ func (d *decoder) app(app *App, v any) {
 		return
 	}
 	d.checkKeys(path, m, "in [app]", "name", "repo", "remote", "branch", "path",
-		"keep_releases", "default_task", "strategy", "shared", "python")
+		"keep_releases", "default_task", "strategy", "shared", "python", "build")
 	for _, k := range d.keysInOrder(path, m) {
 		p, v := child(path, k), m[k]
 		switch k {
@@ -159,6 +159,8 @@ func (d *decoder) app(app *App, v any) {
 						"shared path %q must be relative and stay inside the release", s)
 				}
 			}
+		case "build":
+			app.Build = d.builds(p, v)
 		case "python":
 			app.Python, _ = d.str(p, v)
 			if app.Python == "" {
@@ -166,6 +168,47 @@ func (d *decoder) app(app *App, v any) {
 			}
 		}
 	}
+}
+
+// builds reads [app] build: [{ run = "…", inputs = ["…"], output = "…" }].
+func (d *decoder) builds(p []string, v any) []Build {
+	arr, ok := v.([]any)
+	if !ok {
+		d.valueError(p, `write build = [{ run = "…", inputs = ["requirements.txt"], output = ".venv" }]`,
+			"build must be an array of tables, not %s", typeName(v))
+		return nil
+	}
+	var out []Build
+	for i, e := range arr {
+		ep := child(p, strconv.Itoa(i))
+		m, ok := d.table(ep, e, `write { run = "…", inputs = ["…"], output = "…" }`)
+		if !ok {
+			continue
+		}
+		d.checkKeys(ep, m, "in a build", "run", "inputs", "output")
+		var b Build
+		for _, k := range []string{"run", "inputs", "output"} {
+			if _, ok := m[k]; !ok {
+				d.valueError(ep, `a build has run, inputs and output: { run = "…", inputs = ["requirements.txt"], output = ".venv" }`,
+					"build has no %s", k)
+			}
+		}
+		if x, ok := m["run"]; ok {
+			b.Run, _ = d.str(child(ep, "run"), x)
+			d.templated(child(ep, "run"), b.Run)
+		}
+		if x, ok := m["inputs"]; ok {
+			b.Inputs = d.strList(child(ep, "inputs"), x)
+		}
+		if x, ok := m["output"]; ok {
+			b.Output, _ = d.str(child(ep, "output"), x)
+			if b.Output == "" || strings.HasPrefix(b.Output, "/") || slices.Contains(strings.Split(b.Output, "/"), "..") {
+				d.valueError(child(ep, "output"), `write a path inside the release, such as ".venv"`, "build output %q must be relative and stay inside the release", b.Output)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // math32 is the largest count the file may hold; it keeps ints portable.

@@ -101,7 +101,11 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 			return nil, fmt.Errorf("[app] path: %w", err)
 		}
 		s.vars["path"] = path
-		if path != "" {
+		switch {
+		case path == "":
+		case df.App.Strategy == StrategyInPlace:
+			s.vars["current"] = path // the work tree is the release in use
+		default:
 			s.vars["current"] = strings.TrimSuffix(path, "/") + "/current"
 		}
 	}

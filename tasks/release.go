@@ -20,6 +20,14 @@ type App struct {
 	Strategy string   // "releases" or "inplace"
 	Shared   []string // paths under {path}/shared linked into each release
 	Python   string
+	Build    []Build
+}
+
+// Build is an [app] build command, its {{variables}} filled in.
+type Build struct {
+	Run    string
+	Inputs []string
+	Output string
 }
 
 // PreparesRelease marks the built-in steps that build a release on the
@@ -106,8 +114,14 @@ func (pullStep) Run(ctx context.Context, env *Env) error {
 		return errors.New("[app] repo is not set: the hosts need the central repository to fetch from")
 	}
 	if env.App.Strategy == "inplace" {
-		script := fmt.Sprintf(`if [ ! -d %[1]s/.git ]; then git clone --quiet %[2]s %[1]s; fi
+		// {path} already holds .deploy (the lock): init, then fetch.
+		script := fmt.Sprintf(`mkdir -p %[1]s/shared
 cd %[1]s
+if [ ! -d .git ]; then
+  git init --quiet
+  git remote add origin %[2]s
+  printf '.deploy/\nshared/\nREVISION\n' >> .git/info/exclude
+fi
 git fetch --quiet origin
 git reset --quiet --hard %[3]s
 echo %[3]s > REVISION`, q(p), q(env.App.Repo), q(sha))
@@ -153,6 +167,11 @@ echo %[5]s`, q(p), q(env.App.Repo), q(sha), sha7(sha), q(release), links.String(
 	out, err := output(ctx, env, script)
 	if err != nil {
 		return err
+	}
+	for _, b := range env.App.Build {
+		if err := runBuild(ctx, env, out, b); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(env.Stdout, "release %s ready\n", path.Base(out))
 	env.State.Prepared(env.Host, out)
@@ -442,4 +461,34 @@ func RollbackTarget(rels []Release, to string) (Release, error) {
 		return Release{}, errors.New("no release before the current one to go back to")
 	}
 	return rels[cur-1], nil
+}
+
+// runBuild runs a build command in a new release, unless a build of the
+// same inputs exists: each build lives in {path}/shared/build, named by
+// its output and the hash of its inputs, and the release links to it.
+func runBuild(ctx context.Context, env *Env, release string, b Build) error {
+	var inputs strings.Builder
+	for _, in := range b.Inputs {
+		inputs.WriteString(" " + q(in))
+	}
+	name := strings.ReplaceAll(strings.Trim(b.Output, "/"), "/", "_")
+	script := fmt.Sprintf(`cd %[1]s
+h=$( (for f in%[2]s; do printf '%%s\n' "$f"; cat "$f" 2>/dev/null || echo '(missing)'; done) | sha256sum | cut -c1-16)
+out=%[3]s/shared/build/%[4]s-$h
+if [ ! -e "$out/.deploy-built" ]; then
+  rm -rf "$out"
+  mkdir -p "$out"
+  echo "building %[5]s (inputs changed)"
+  DEPLOY_OUTPUT="$out" sh -ec %[6]s
+  touch "$out/.deploy-built"
+else
+  echo "%[5]s: inputs unchanged, reusing $(basename "$out")"
+fi
+rm -rf %[5]s
+mkdir -p "$(dirname %[5]s)"
+ln -s "$out" %[5]s`, q(release), inputs.String(), q(env.App.Path), q(name), q(b.Output), q(b.Run))
+	if err := run(ctx, env, script); err != nil {
+		return fmt.Errorf("build %s: %w", b.Output, err)
+	}
+	return nil
 }
