@@ -1,0 +1,119 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+func reloadEnv(root string, with map[string]any) *Env {
+	state := &RunState{}
+	state.Switched("h", "old", "new")
+	var out bytes.Buffer
+	return &Env{Conn: remote.Local{}, Host: "h", With: with, State: state, Stdout: &out, Stderr: &out,
+		App: &App{Path: root, Strategy: "releases"}}
+}
+
+func TestReloadMethods(t *testing.T) {
+	root := t.TempDir()
+	current := filepath.Join(root, "current")
+	if err := os.MkdirAll(filepath.Join(current, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wsgi := filepath.Join(current, "app", "wsgi.py")
+	if err := os.WriteFile(wsgi, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(wsgi, old, old)
+	ctx := context.Background()
+
+	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "touch", "path": "app/wsgi.py"})); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := os.Stat(wsgi); !info.ModTime().After(old) {
+		t.Error("touch did not touch")
+	}
+
+	// hup: a process that records the HUP it gets.
+	got := filepath.Join(root, "got-hup")
+	proc := exec.Command("sh", "-c", `trap 'touch `+got+`; exit 0' HUP; while :; do sleep 0.05; done`)
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Process.Kill()
+	time.Sleep(100 * time.Millisecond)
+	pidFile := filepath.Join(root, "gunicorn.pid")
+	os.WriteFile(pidFile, []byte(strconv.Itoa(proc.Process.Pid)), 0o644)
+	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "hup", "pid_file": pidFile})); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+	if _, err := os.Stat(got); err != nil {
+		t.Error("the process got no HUP")
+	}
+
+	marker := filepath.Join(root, "ran")
+	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "command", "command": "touch " + marker})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Error("the command did not run")
+	}
+
+	for _, tt := range []struct {
+		with map[string]any
+		want string
+	}{
+		{map[string]any{"method": "touch"}, "needs with.path"},
+		{map[string]any{"method": "hup"}, "needs with.pid_file"},
+		{map[string]any{"method": "hup", "pid_file": filepath.Join(root, "none.pid")}, "exit status 1"},
+		{map[string]any{"method": "reboot"}, `unknown reload method "reboot"`},
+	} {
+		err := (reloadStep{}).Run(ctx, reloadEnv(root, tt.with))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: got %v, want %q", tt.with, err, tt.want)
+		}
+	}
+
+	// Nothing switched: skipped, unless always.
+	env := reloadEnv(root, map[string]any{"method": "touch", "path": "app/wsgi.py"})
+	env.State = &RunState{}
+	if done, reason, _ := (reloadStep{}).Check(ctx, env); !done || reason != "the release did not change" {
+		t.Errorf("check without a switch: %v %q", done, reason)
+	}
+	env.With["always"] = true
+	if done, _, _ := (reloadStep{}).Check(ctx, env); done {
+		t.Error("always = true was skipped")
+	}
+}
+
+func TestRollbackTargetAndManifest(t *testing.T) {
+	rels := []Release{{Name: "20260101T000000Z-aaaaaaa", SHA: "aaaaaaa1"}, {Name: "20260102T000000Z-bbbbbbb", SHA: "bbbbbbb2"},
+		{Name: "20260103T000000Z-ccccccc", SHA: "ccccccc3", Current: true}}
+	if r, err := RollbackTarget(rels, ""); err != nil || r.SHA != "bbbbbbb2" {
+		t.Errorf("previous: %+v %v", r, err)
+	}
+	if r, err := RollbackTarget(rels, "aaaa"); err != nil || r.SHA != "aaaaaaa1" {
+		t.Errorf("by sha: %+v %v", r, err)
+	}
+	if _, err := RollbackTarget(rels[:1], ""); err == nil {
+		t.Error("nothing before the first release")
+	}
+	a := Manifest{"a.css": {SHA256: "1", Size: 1}, "b.css": {SHA256: "2", Size: 1}}
+	b := Manifest{"a.css": {SHA256: "1", Size: 1}, "b.css": {SHA256: "x", Size: 1}}
+	if got := a.Changed(b); len(got) != 1 || got[0] != "b.css" {
+		t.Errorf("changed: %v", got)
+	}
+	if got := a.Changed(Manifest{}); len(got) != 2 {
+		t.Errorf("against nothing: %v", got)
+	}
+}
