@@ -36,6 +36,7 @@ type App struct {
 	Shared       []string // paths every release links from {path}/shared
 	Python       string   // interpreter the Django built-ins run
 	Build        []Build  // commands run in each new release, when their inputs change
+	ForwardAgent bool     // the hosts fetch Repo with this machine's ssh-agent
 }
 
 // Build is a command of [app] build: it runs in a new release, with

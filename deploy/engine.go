@@ -638,7 +638,8 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		builtin = r.Builtins[s.Arg]
 		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: hc.with, Stdout: stdout, Stderr: stderr,
 			CmdEnv: hc.env, State: r.State, App: &tasks.App{Repo: r.DF.App.Repo, Path: hc.scope.vars["path"],
-				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python, Build: hc.builds}}
+				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python, Build: hc.builds,
+				ForwardAgent: r.DF.App.ForwardAgent}}
 		// This machine's side: the local steps work in its repository,
 		// and sync-static uploads what collectstatic built there.
 		env.Laptop = r.Laptop

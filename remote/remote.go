@@ -43,6 +43,9 @@ type Cmd struct {
 	// Sudo runs the script as SudoUser (root when empty) through sudo.
 	Sudo     bool
 	SudoUser string
+	// ForwardAgent lets the command use this machine's ssh-agent (to fetch
+	// a private repository, say); the keys never leave this machine.
+	ForwardAgent bool
 	// TTY asks for a terminal. It merges stderr into stdout and puts the
 	// script in the command line, so it is off unless a command needs it.
 	TTY bool

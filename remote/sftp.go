@@ -15,7 +15,7 @@ import (
 // written to a temporary name, given its mode, then renamed over dest with
 // posix-rename@openssh.com, so readers see the old file or the new one.
 func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
-	release, err := c.session(ctx)
+	release, err := c.session(ctx, c.pc)
 	if err != nil {
 		return err
 	}

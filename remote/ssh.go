@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // Options configure SSH connections. The zero value reads ~/.ssh/config,
@@ -81,6 +82,9 @@ type pooledClient struct {
 	client   *ssh.Client
 	sessions chan struct{}
 	err      error
+
+	forwardOnce sync.Once // the agent's channel handler, set up once
+	forwardErr  error
 }
 
 // NewPool reads ssh_config and known_hosts; it connects to nothing yet.
@@ -132,7 +136,7 @@ func (p *Pool) Dial(ctx context.Context, target Target) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sshConn{pool: p, pc: pc, name: target.String()}, nil
+	return &sshConn{pool: p, pc: pc, e: e, name: target.String()}, nil
 }
 
 // Close closes every connection of the pool.
@@ -159,6 +163,11 @@ func (p *Pool) Close() error {
 // hosts) the first time; concurrent callers wait for the one dial.
 func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 	key := e.key()
+	if e.forwardAgent {
+		// OpenSSH gives a connection one agent socket, seen by all its
+		// sessions: forwarded commands get a connection of their own.
+		key += " +agent"
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -383,6 +392,7 @@ func (p *Pool) keepalive(c *ssh.Client, key string) {
 type sshConn struct {
 	pool *Pool
 	pc   *pooledClient
+	e    *endpoint
 	name string
 }
 
@@ -428,17 +438,33 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 	if err != nil {
 		return err
 	}
-	release, err := c.session(ctx)
+	pc := c.pc
+	if cmd.ForwardAgent {
+		if c.pool.opts.AgentSocket == "" {
+			return errors.New("agent forwarding asked for, and there is no ssh-agent (SSH_AUTH_SOCK)")
+		}
+		fe := *c.e
+		fe.forwardAgent = true
+		if pc, err = c.pool.client(ctx, &fe); err != nil {
+			return err
+		}
+	}
+	release, err := c.session(ctx, pc)
 	if err != nil {
 		return err
 	}
 	defer release()
-	s, err := c.newSession(ctx)
+	s, err := c.newSession(ctx, pc)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	s.Stdout, s.Stderr = orDiscard(cmd.Stdout), orDiscard(cmd.Stderr)
+	if cmd.ForwardAgent {
+		if err := c.forwardAgent(pc, s); err != nil {
+			return err
+		}
+	}
 	if cmd.TTY {
 		if err := s.RequestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
 			return fmt.Errorf("terminal on %s: %w", c.name, err)
@@ -486,13 +512,27 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 	return fmt.Errorf("run on %s: %w", c.name, err)
 }
 
+// forwardAgent serves this machine's ssh-agent to the session's command.
+func (c *sshConn) forwardAgent(pc *pooledClient, s *ssh.Session) error {
+	pc.forwardOnce.Do(func() {
+		pc.forwardErr = agent.ForwardToRemote(pc.client, c.pool.opts.AgentSocket)
+	})
+	if pc.forwardErr != nil {
+		return fmt.Errorf("agent forwarding to %s: %w", c.name, pc.forwardErr)
+	}
+	if err := agent.RequestAgentForwarding(s); err != nil {
+		return fmt.Errorf("agent forwarding to %s: %w (is AllowAgentForwarding off on the host?)", c.name, err)
+	}
+	return nil
+}
+
 // newSession opens a session, retrying a refusal for a moment: sshd counts
 // a closed session until its close handshake is done, so a slot freed
 // here may still be taken there.
-func (c *sshConn) newSession(ctx context.Context) (*ssh.Session, error) {
+func (c *sshConn) newSession(ctx context.Context, pc *pooledClient) (*ssh.Session, error) {
 	delay := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		s, err := c.pc.client.NewSession()
+		s, err := pc.client.NewSession()
 		var refused *ssh.OpenChannelError
 		if err == nil || !errors.As(err, &refused) || attempt == 8 {
 			if err != nil {
@@ -510,10 +550,10 @@ func (c *sshConn) newSession(ctx context.Context) (*ssh.Session, error) {
 }
 
 // session takes one of the connection's session slots.
-func (c *sshConn) session(ctx context.Context) (release func(), err error) {
+func (c *sshConn) session(ctx context.Context, pc *pooledClient) (release func(), err error) {
 	select {
-	case c.pc.sessions <- struct{}{}:
-		return func() { <-c.pc.sessions }, nil
+	case pc.sessions <- struct{}{}:
+		return func() { <-pc.sessions }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

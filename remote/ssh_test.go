@@ -548,3 +548,45 @@ func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
 	}
 	runOK(t, conn, "true")
 }
+
+// ForwardAgent: the command on the host sees this machine's agent keys.
+func TestAgentForwarding(t *testing.T) {
+	env := sshtest.New(t)
+	srv := env.Start(t, "web1")
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: loadPrivateKey(t, env.ClientKey), Comment: "forwarded-key"}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	opts := env.Options()
+	opts.AgentSocket = sock
+	conn, err := newPool(t, opts).Dial(context.Background(), srv.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = conn.Run(context.Background(), &remote.Cmd{Script: "ssh-add -l", ForwardAgent: true, Stdout: &out})
+	if err != nil || !strings.Contains(out.String(), "forwarded-key") {
+		t.Errorf("with forwarding: %v %q", err, out.String())
+	}
+	// Not asked: no agent on the host.
+	// Not asked: no agent on the host — not even on the connection that
+	// served the forwarded command.
+	if err := conn.Run(context.Background(), &remote.Cmd{Script: `test -z "$SSH_AUTH_SOCK"`}); err != nil {
+		t.Error("a command that did not ask for the agent got it")
+	}
+}

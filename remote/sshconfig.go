@@ -97,6 +97,7 @@ type endpoint struct {
 	strict        string // StrictHostKeyChecking: yes, accept-new, no, ask
 	connectTime   time.Duration
 	keepalive     time.Duration
+	forwardAgent  bool // a connection for commands that use the forwarded agent
 }
 
 func (e *endpoint) addr() string { return net.JoinHostPort(e.hostname, strconv.Itoa(e.port)) }

@@ -21,6 +21,8 @@ type App struct {
 	Shared   []string // paths under {path}/shared linked into each release
 	Python   string
 	Build    []Build
+	// ForwardAgent lets the hosts fetch Repo with this machine's agent.
+	ForwardAgent bool
 }
 
 // Build is an [app] build command, its {{variables}} filled in.
@@ -125,7 +127,8 @@ fi
 git fetch --quiet origin
 git reset --quiet --hard %[3]s
 echo %[3]s > REVISION`, q(p), q(env.App.Repo), q(sha))
-		if err := run(ctx, env, script); err != nil {
+		if err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr,
+			ForwardAgent: env.App.ForwardAgent}); err != nil {
 			return err
 		}
 		env.State.Switched(env.Host, "", sha)
@@ -164,10 +167,14 @@ git --git-dir="$p/repo" archive --format=tar %[3]s | tar -x -C "$tmp"
 echo %[3]s > "$tmp/REVISION"
 %[6]smv "$tmp" %[5]s
 echo %[5]s`, q(p), q(env.App.Repo), q(sha), sha7(sha), q(release), links.String())
-	out, err := output(ctx, env, script)
+	// Only the fetch may use this machine's agent, when asked.
+	var buf bytes.Buffer
+	err = env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: &buf, Stderr: env.Stderr,
+		ForwardAgent: env.App.ForwardAgent})
 	if err != nil {
 		return err
 	}
+	out := strings.TrimSpace(buf.String())
 	for _, b := range env.App.Build {
 		if err := runBuild(ctx, env, out, b); err != nil {
 			return err
