@@ -241,6 +241,13 @@ type reloadStep struct{}
 func (reloadStep) AfterSwitch() {}
 
 func (reloadStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	return releaseUnchanged(env)
+}
+
+// releaseUnchanged is the "already done?" of the steps that act on a new
+// release: done when this run did not change the host's release, unless
+// with.always.
+func releaseUnchanged(env *Env) (bool, string, error) {
 	if always, _ := env.With["always"].(bool); always {
 		return false, "", nil
 	}
@@ -313,13 +320,7 @@ type healthcheckStep struct{}
 func (healthcheckStep) AfterSwitch() {}
 
 func (healthcheckStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	if always, _ := env.With["always"].(bool); always {
-		return false, "", nil
-	}
-	if !env.State.HasSwitched(env.Host) {
-		return true, "the release did not change", nil
-	}
-	return false, "", nil
+	return releaseUnchanged(env)
 }
 
 func (healthcheckStep) Run(ctx context.Context, env *Env) error {
