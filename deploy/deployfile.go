@@ -4,6 +4,8 @@ package deploy
 
 import (
 	"time"
+
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // Deployfile is a loaded and validated Deployfile.
@@ -190,10 +192,7 @@ func firstLine(s string, max int) string {
 
 // Builtins are the names a step's builtin may take: the built-in steps of
 // the tasks package.
-func Builtins() []string {
-	return []string{"test", "commit", "push", "collectstatic", "sync-static",
-		"pull", "migrate", "reload", "healthcheck", "rollback"}
-}
+func Builtins() []string { return tasks.Names() }
 
 // Subcommands are the CLI's command names. A group or host may not take one
 // of them: `deploy NAME` would be ambiguous.

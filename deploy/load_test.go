@@ -74,7 +74,7 @@ func TestBadDeployfiles(t *testing.T) {
 		{"local-with-on.toml", []string{
 			`Deployfile:5:33: on does not apply to a local step — local steps run on this machine; use run to run on hosts`}},
 		{"unknown-builtin.toml", []string{
-			`Deployfile:2:22: unknown built-in step "migrat" — did you mean "migrate"? (built-in steps are test, commit, push, collectstatic, sync-static, pull, migrate, reload, healthcheck, rollback)`}},
+			`Deployfile:2:22: unknown built-in step "migrat" — did you mean "migrate"? (built-in steps are test, commit, push, collectstatic, sync-static, pull, migrate, reload, healthcheck)`}},
 		{"upload-without-to.toml", []string{
 			`Deployfile:2:10: upload step has no destination — add to = "{{path}}/shared/…", the destination on the hosts`}},
 		{"unknown-default-task.toml", []string{

@@ -117,3 +117,16 @@ func TestRollbackTargetAndManifest(t *testing.T) {
 		t.Errorf("against nothing: %v", got)
 	}
 }
+
+// Every name is in the registry, and every registered step has a name.
+func TestNamesMatchRegistry(t *testing.T) {
+	reg := Builtins()
+	if len(Names()) != len(reg) {
+		t.Fatalf("%d names, %d steps", len(Names()), len(reg))
+	}
+	for _, n := range Names() {
+		if reg[n] == nil {
+			t.Errorf("%s is named but not registered", n)
+		}
+	}
+}

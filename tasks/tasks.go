@@ -159,19 +159,22 @@ type Step interface {
 // Registry maps built-in names to steps.
 type Registry map[string]Step
 
-// Builtins are the built-in steps this build has. The git steps and the
-// Django release pipeline fill it; a Deployfile naming one not here yet is
-// refused before anything runs.
+// Names are the built-in steps, in the order a deploy uses them.
+func Names() []string {
+	return []string{"test", "commit", "push", "collectstatic", "sync-static", "pull", "migrate", "reload", "healthcheck"}
+}
+
+// Builtins are the built-in steps, by name.
 func Builtins() Registry {
 	return Registry{
 		"test":          testStep{},
 		"commit":        commitStep{},
 		"push":          pushStep{},
+		"collectstatic": collectstaticStep{},
+		"sync-static":   syncStaticStep{},
 		"pull":          pullStep{},
 		"migrate":       migrateStep{},
 		"reload":        reloadStep{},
 		"healthcheck":   healthcheckStep{},
-		"collectstatic": collectstaticStep{},
-		"sync-static":   syncStaticStep{},
 	}
 }
