@@ -268,6 +268,11 @@ token = { value = "t", secret = true }
 	if !df.VarsFor(w2)["token"].Secret {
 		t.Error("an override of a secret variable must stay secret")
 	}
+	// No host (a step on this machine): [vars] and --var only.
+	here := df.VarsFor(nil)
+	if here["port"].Value != "global" || here["token"].Value != "override" || !here["token"].Secret {
+		t.Errorf("without a host: port %q, token %+v", here["port"].Value, here["token"])
+	}
 }
 
 func TestResolve(t *testing.T) {

@@ -69,7 +69,6 @@ const lockExitHeld = 75
 
 // hostLock is one host's lock directory.
 type hostLock struct {
-	host *Host
 	conn remote.Conn
 	dir  string // {path}/.deploy/lock
 }
@@ -87,7 +86,7 @@ func (r *Runner) takeLocks(ctx context.Context, hosts []*Host, info LockInfo) ([
 	var taken []*hostLock
 	err = r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
 		base := stateDir(sc)
-		l := &hostLock{host: h, conn: conn, dir: base + "/lock"}
+		l := &hostLock{conn: conn, dir: base + "/lock"}
 		script := fmt.Sprintf(`mkdir -p %[1]s
 if mkdir %[2]s 2>/dev/null; then
   printf '%%s\n' %[3]s > %[2]s/info

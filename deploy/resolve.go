@@ -117,13 +117,17 @@ func (df *Deployfile) Confirm(target string) bool {
 
 // VarsFor returns the variables a host sees, by precedence: [vars], then
 // the vars of each group that holds the host (in file order, a later group
-// winning), then the host's own, then --var.
+// winning), then the host's own, then --var. With no host (a step on this
+// machine), [vars] and --var.
 func (df *Deployfile) VarsFor(h *Host) map[string]*Var {
 	out := map[string]*Var{}
 	for n, v := range df.Vars {
 		out[n] = v
 	}
 	for _, gname := range df.GroupOrder {
+		if h == nil {
+			break
+		}
 		if !slices.ContainsFunc(df.GroupHosts(gname), func(x *Host) bool { return x.Name == h.Name }) {
 			continue
 		}
@@ -131,8 +135,10 @@ func (df *Deployfile) VarsFor(h *Host) map[string]*Var {
 			out[n] = v
 		}
 	}
-	for n, v := range h.Vars {
-		out[n] = v
+	if h != nil {
+		for n, v := range h.Vars {
+			out[n] = v
+		}
 	}
 	for n, val := range df.Overrides {
 		secret := out[n] != nil && out[n].Secret

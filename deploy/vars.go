@@ -21,19 +21,7 @@ type scope struct {
 // read from the environment are read here, at run time.
 func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 	s := &scope{vars: map[string]string{"python": df.App.Python}, broken: map[string]error{}}
-	defs := df.Vars
-	if h != nil {
-		defs = df.VarsFor(h)
-	} else {
-		defs = map[string]*Var{}
-		for n, v := range df.Vars {
-			defs[n] = v
-		}
-		for n, val := range df.Overrides {
-			secret := defs[n] != nil && defs[n].Secret
-			defs[n] = &Var{Name: n, Value: val, Secret: secret}
-		}
-	}
+	defs := df.VarsFor(h)
 	raw := map[string]string{}
 	for n, v := range defs {
 		val := v.Value
