@@ -656,22 +656,29 @@ func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr d
 		tty.Close()
 		l.Ask = askLine
 	}
-	l.RunTask = func(ctx context.Context, name string) error {
+	l.RunTask = runHere(df, conns, deploy.StepsOnly{Next: pr})
+	return l
+}
+
+// runHere returns a function that runs a task of the Deployfile on this
+// machine, printing to pr: what the test step and the pre-push hook run.
+// A failed step is an error naming the task, the step and why.
+func runHere(df *deploy.Deployfile, conns *deploy.Connector, pr deploy.Printer) func(ctx context.Context, task string) error {
+	return func(ctx context.Context, task string) error {
 		hosts, err := df.Resolve(deploy.LocalHost)
 		if err != nil {
 			return err
 		}
-		inner := &deploy.Runner{DF: df, Conns: conns, Printer: deploy.StepsOnly{Next: pr}, Target: deploy.LocalHost, Builtins: tasks.Builtins()}
-		res, err := inner.Run(ctx, name, hosts)
+		runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: deploy.LocalHost, Builtins: tasks.Builtins()}
+		res, err := runner.Run(ctx, task, hosts)
 		if err != nil {
 			return err
 		}
 		if f := res.Failure; f != nil {
-			return fmt.Errorf("task %s, step %d (%s): %s", name, f.Step+1, res.Steps[f.Step], f.Reason)
+			return fmt.Errorf("%s failed (step %d, %s: %s)", task, f.Step+1, res.Steps[f.Step], f.Reason)
 		}
 		return nil
 	}
-	return l
 }
 
 // askLine asks for a line of text on the terminal, echoed.
@@ -783,23 +790,14 @@ func cmdHookPrePush(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "deploy: %s: %s\n", task, reason)
 		return nil
 	}
-	hosts, err := df.Resolve(deploy.LocalHost)
-	if err != nil {
-		return err
-	}
 	conns, err := deploy.NewConnector(df, sshSettings(c))
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
-	runner := &deploy.Runner{DF: df, Conns: conns, Target: deploy.LocalHost, Builtins: tasks.Builtins(),
-		Printer: deploy.NewTextPrinter(c.App.ErrWriter, c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), []string{deploy.LocalHost})}
-	res, err := runner.Run(c.Context, task, hosts)
-	if err != nil {
-		return fmt.Errorf("pre-push: %w: push blocked", err)
-	}
-	if f := res.Failure; f != nil {
-		fmt.Fprintf(c.App.ErrWriter, "deploy: %s failed (step %d, %s: %s): push blocked\n", task, f.Step+1, res.Steps[f.Step], f.Reason)
+	pr := deploy.NewTextPrinter(c.App.ErrWriter, c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), []string{deploy.LocalHost})
+	if err := runHere(df, conns, pr)(c.Context, task); err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "deploy: %v: push blocked\n", err)
 		return exitStatus(exitFailed)
 	}
 	if err := repo.RecordTestsPassed(tree, time.Now()); err != nil {
