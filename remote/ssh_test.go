@@ -68,6 +68,16 @@ func TestSSHRunExitStatus(t *testing.T) {
 	}
 }
 
+// dialWeb1 connects to the Env's host "web1" with the Env's own files.
+func dialWeb1(t *testing.T, env *sshtest.Env) remote.Conn {
+	t.Helper()
+	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
 func runOK(t *testing.T, conn remote.Conn, script string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -241,10 +251,7 @@ func TestCancelLeavesNoProcess(t *testing.T) {
 	env.Start(t, "web1")
 	dir := env.UserDir(t)
 	pidFile := filepath.Join(dir, "pid")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -263,10 +270,7 @@ func TestCancelLeavesNoProcess(t *testing.T) {
 func TestCommandTimeout(t *testing.T) {
 	env := sshtest.New(t)
 	env.Start(t, "web1")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := conn.Run(ctx, &remote.Cmd{Script: "sleep 30"}); !errors.Is(err, context.DeadlineExceeded) {
@@ -277,13 +281,10 @@ func TestCommandTimeout(t *testing.T) {
 func TestEnvAndScriptNotInArgv(t *testing.T) {
 	env := sshtest.New(t)
 	env.Start(t, "web1")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	var out bytes.Buffer
 	secret := "s3cr3t 'with' $(quotes)\nand a newline"
-	err = conn.Run(context.Background(), &remote.Cmd{
+	err := conn.Run(context.Background(), &remote.Cmd{
 		Script: `printf '%s' "$TOKEN"; echo; ps -eo args | grep -c s3cr3t || true`,
 		Env:    map[string]string{"TOKEN": secret},
 		Stdout: &out,
@@ -305,10 +306,7 @@ func TestEnvAndScriptNotInArgv(t *testing.T) {
 func TestStdinDoesNotEatScript(t *testing.T) {
 	env := sshtest.New(t)
 	env.Start(t, "web1")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	if got := runOK(t, conn, "cat\necho after"); got != "after\n" {
 		t.Errorf("got %q", got)
 	}
@@ -318,10 +316,7 @@ func TestUpload(t *testing.T) {
 	env := sshtest.New(t)
 	env.Start(t, "web1")
 	dest := env.UserDir(t)
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	src := t.TempDir()
 	writeFile(t, filepath.Join(src, "a.txt"), "alpha", 0o640)
 	writeFile(t, filepath.Join(src, "bin", "run.sh"), "#!/bin/sh\necho run\n", 0o755)
@@ -342,10 +337,7 @@ func TestUploadAtomic(t *testing.T) {
 	env := sshtest.New(t)
 	env.Start(t, "web1")
 	dest := filepath.Join(env.UserDir(t), "big.bin")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	src := t.TempDir()
 	old := bytes.Repeat([]byte("o"), 4<<20)
 	neu := bytes.Repeat([]byte("n"), 4<<20)
@@ -481,10 +473,7 @@ func TestPassphraseKeyWithoutTerminal(t *testing.T) {
 func TestConnectionLost(t *testing.T) {
 	env := sshtest.New(t)
 	srv := env.Start(t, "web1")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	pidFile := filepath.Join(env.UserDir(t), "pid")
 	done := make(chan error, 1)
 	go func() {
@@ -492,7 +481,7 @@ func TestConnectionLost(t *testing.T) {
 	}()
 	sshtest.WaitForPID(t, pidFile)
 	srv.Stop()
-	err = <-done
+	err := <-done
 	var exit *remote.ExitError
 	if err == nil || errors.As(err, &exit) {
 		t.Fatalf("got %v, want a lost-connection error, not an exit status", err)
@@ -523,10 +512,7 @@ func TestSSHConfigAcceptNew(t *testing.T) {
 	env := sshtest.New(t)
 	env.Start(t, "web1", sshtest.Unknown())
 	appendTo(t, env.SSHConfig, "Host web1\n  StrictHostKeyChecking accept-new\n")
-	conn, err := newPool(t, env.Options()).Dial(context.Background(), remote.Target{Host: "web1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialWeb1(t, env)
 	runOK(t, conn, "true")
 	if data, _ := os.ReadFile(env.KnownHosts); len(data) == 0 {
 		t.Error("the new key was not recorded")
