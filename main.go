@@ -782,11 +782,11 @@ func cmdHookPrePush(c *cli.Context) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	tree, done, reason, err := repo.TestedTree(c.Bool("retest"))
+	tree, err := repo.TreeID()
 	if err != nil {
 		return err
 	}
-	if done {
+	if done, reason := repo.TestedTree(tree, c.Bool("retest")); done {
 		fmt.Fprintf(c.App.ErrWriter, "deploy: %s: %s\n", task, reason)
 		return nil
 	}

@@ -14,6 +14,9 @@ func repoFor(env *Env) (*Repo, error) {
 	if env.Laptop == nil {
 		return nil, errors.New("this step runs on this machine only")
 	}
+	if env.repo != nil {
+		return env.repo, nil
+	}
 	repo, err := OpenRepo(env.Laptop.Dir)
 	if err != nil {
 		return nil, err
@@ -25,7 +28,20 @@ func repoFor(env *Env) (*Repo, error) {
 	if want := env.Laptop.Branch; want != "" && branch != want {
 		return nil, fmt.Errorf("the branch checked out is %s, and %s is deployed: check out %s, or pass --branch %s", branch, want, want, branch)
 	}
+	env.repo = repo
 	return repo, nil
+}
+
+// treeOf hashes the work tree once per step: Check and Run share it.
+func treeOf(env *Env, repo *Repo) (string, error) {
+	if env.tree == "" {
+		tree, err := repo.TreeID()
+		if err != nil {
+			return "", err
+		}
+		env.tree = tree
+	}
+	return env.tree, nil
 }
 
 // testStep runs the Deployfile's test task, once per tree.
@@ -38,21 +54,21 @@ func (testStep) Check(ctx context.Context, env *Env) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	_, done, reason, err := repo.TestedTree(env.Laptop.Retest)
-	return done, reason, err
+	tree, err := treeOf(env, repo)
+	if err != nil {
+		return false, "", err
+	}
+	done, reason := repo.TestedTree(tree, env.Laptop.Retest)
+	return done, reason, nil
 }
 
-// TestedTree hashes the work tree and says whether its tests passed
-// before (and when); retest says to ignore that.
-func (r *Repo) TestedTree(retest bool) (tree string, done bool, reason string, err error) {
-	tree, err = r.TreeID()
-	if err != nil {
-		return "", false, "", err
-	}
+// TestedTree says whether the tests of tree passed before (and when);
+// retest says to ignore that.
+func (r *Repo) TestedTree(tree string, retest bool) (done bool, reason string) {
 	if at, ok := r.TestsPassed(tree); ok && !retest {
-		return tree, true, fmt.Sprintf("tests passed for tree %s at %s", tree[:7], at.Local().Format("2006-01-02 15:04:05")), nil
+		return true, fmt.Sprintf("tests passed for tree %s at %s", tree[:7], at.Local().Format("2006-01-02 15:04:05"))
 	}
-	return tree, false, "", nil
+	return false, ""
 }
 
 func (testStep) Run(ctx context.Context, env *Env) error {
@@ -60,7 +76,7 @@ func (testStep) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	tree, err := repo.TreeID()
+	tree, err := treeOf(env, repo)
 	if err != nil {
 		return err
 	}

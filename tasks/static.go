@@ -85,7 +85,7 @@ func (collectstaticStep) Check(ctx context.Context, env *Env) (bool, string, err
 	if err != nil {
 		return false, "", err
 	}
-	tree, err := repo.TreeID()
+	tree, err := treeOf(env, repo)
 	if err != nil {
 		return false, "", err
 	}
@@ -101,7 +101,7 @@ func (collectstaticStep) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	tree, err := repo.TreeID()
+	tree, err := treeOf(env, repo)
 	if err != nil {
 		return err
 	}
@@ -161,35 +161,55 @@ func (syncStaticStep) dest(env *Env) string {
 	return env.App.Path + "/static"
 }
 
-func (s syncStaticStep) diff(ctx context.Context, env *Env) (local Manifest, changed []string, dir string, err error) {
+// staticDiff is what sync-static's Check found: the local build and the
+// files the host lacks.
+type staticDiff struct {
+	changed []string
+	dir     string
+}
+
+// diff compares the local build with the host's manifest, once per step.
+func (s syncStaticStep) diff(ctx context.Context, env *Env) (changed []string, dir string, err error) {
+	if env.static == nil {
+		changed, dir, err := s.compare(ctx, env)
+		if err != nil {
+			return nil, "", err
+		}
+		env.static = &staticDiff{changed: changed, dir: dir}
+	}
+	return env.static.changed, env.static.dir, nil
+}
+
+func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string, dir string, err error) {
 	if env.Laptop == nil {
-		return nil, nil, "", errors.New("sync-static needs this machine's repository, where collectstatic builds")
+		return nil, "", errors.New("sync-static needs this machine's repository, where collectstatic builds")
 	}
 	repo, err := OpenRepo(env.Laptop.Dir)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	dir = staticDir(repo)
+	var local Manifest
 	data, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
-		return nil, nil, "", errors.New("no static build: run the collectstatic step before sync-static")
+		return nil, "", errors.New("no static build: run the collectstatic step before sync-static")
 	}
 	if err := json.Unmarshal(data, &local); err != nil {
-		return nil, nil, "", fmt.Errorf("static manifest: %w", err)
+		return nil, "", fmt.Errorf("static manifest: %w", err)
 	}
 	var out bytes.Buffer
 	if err := env.Conn.Run(ctx, &remote.Cmd{Script: "cat " + q(s.dest(env)+"/"+manifestName) + " 2>/dev/null || true", Stdout: &out}); err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	remoteM := Manifest{}
 	if strings.TrimSpace(out.String()) != "" {
 		json.Unmarshal(out.Bytes(), &remoteM)
 	}
-	return local, local.Changed(remoteM), dir, nil
+	return local.Changed(remoteM), dir, nil
 }
 
 func (s syncStaticStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	_, changed, _, err := s.diff(ctx, env)
+	changed, _, err := s.diff(ctx, env)
 	if err != nil {
 		return false, "", err
 	}
@@ -200,7 +220,7 @@ func (s syncStaticStep) Check(ctx context.Context, env *Env) (bool, string, erro
 }
 
 func (s syncStaticStep) Run(ctx context.Context, env *Env) error {
-	_, changed, dir, err := s.diff(ctx, env)
+	changed, dir, err := s.diff(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,12 @@ type Env struct {
 	State *RunState
 	// Laptop is set for the steps that run on this machine.
 	Laptop *Laptop
+
+	// What a step's Check found, for its Run: the repository, and the hash
+	// of its work tree, which cannot change in between.
+	repo   *Repo
+	tree   string
+	static *staticDiff
 }
 
 // Laptop is what the steps that work on this machine's repository need.
