@@ -334,11 +334,17 @@ type PushResult struct {
 // remote with commits we lack stops with a *RemoteAheadError, before
 // anything changes.
 func (r *Repo) Push(ctx context.Context, remoteName, branch string, auth transport.AuthMethod) (PushResult, error) {
-	local, err := r.Head()
+	remoteHash, err := r.RemoteHead(ctx, remoteName, branch, auth)
 	if err != nil {
 		return PushResult{}, err
 	}
-	remoteHash, err := r.RemoteHead(ctx, remoteName, branch, auth)
+	return r.PushOver(ctx, remoteName, branch, remoteHash, auth)
+}
+
+// PushOver is Push when the remote branch's commit is known already (zero:
+// no such branch), as the push step's check found it a moment before.
+func (r *Repo) PushOver(ctx context.Context, remoteName, branch string, remoteHash plumbing.Hash, auth transport.AuthMethod) (PushResult, error) {
+	local, err := r.Head()
 	if err != nil {
 		return PushResult{}, err
 	}

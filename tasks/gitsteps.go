@@ -174,6 +174,7 @@ func (pushStep) Check(ctx context.Context, env *Env) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
+	env.remoteHead = &remote
 	if remote == local {
 		env.State.SetSHA(local.String())
 		return true, fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, local.String()[:7]), nil
@@ -187,7 +188,12 @@ func (pushStep) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	branch, _ := repo.Branch()
-	res, err := repo.Push(ctx, env.Laptop.Remote, branch, env.Laptop.Auth)
+	var res PushResult
+	if env.remoteHead != nil {
+		res, err = repo.PushOver(ctx, env.Laptop.Remote, branch, *env.remoteHead, env.Laptop.Auth)
+	} else {
+		res, err = repo.Push(ctx, env.Laptop.Remote, branch, env.Laptop.Auth)
+	}
 	if err != nil {
 		return err
 	}

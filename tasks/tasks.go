@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/deploy-tool/deploy/remote"
@@ -35,9 +36,10 @@ type Env struct {
 
 	// What a step's Check found, for its Run: the repository, and the hash
 	// of its work tree, which cannot change in between.
-	repo   *Repo
-	tree   string
-	static *staticDiff
+	repo       *Repo
+	tree       string
+	static     *staticDiff
+	remoteHead *plumbing.Hash
 }
 
 // Laptop is what the steps that work on this machine's repository need.
