@@ -14,12 +14,14 @@ import (
 	"github.com/deploy-tool/deploy/remote"
 )
 
+// reloadEnv is a host whose `current` was switched and not reloaded.
 func reloadEnv(root string, with map[string]any) *Env {
-	state := &RunState{}
-	state.Switched("h", "old", "new")
 	var out bytes.Buffer
-	return &Env{Conn: remote.Local{}, Host: "h", With: with, State: state, Stdout: &out, Stderr: &out,
-		App: &App{Path: root, Strategy: "releases"}}
+	app := &App{Path: root, Strategy: "releases"}
+	st := &HostState{Root: root, Current: "new", CurrentCommit: "c0ffee",
+		Record: Record{Release: "new", Commit: "c0ffee", Phase: PhaseSwitched}}
+	return &Env{Conn: remote.Local{}, Host: "h", With: with, State: NewRunState("run1"), Stdout: &out, Stderr: &out,
+		App: app, Strategy: NewStrategy(app), Release: st}
 }
 
 func TestReloadMethods(t *testing.T) {
@@ -84,11 +86,11 @@ func TestReloadMethods(t *testing.T) {
 		}
 	}
 
-	// Nothing switched: skipped, unless always.
+	// Reloaded already: skipped, unless always.
 	env := reloadEnv(root, map[string]any{"method": "touch", "path": "app/wsgi.py"})
-	env.State = &RunState{}
-	if done, reason, _ := (reloadStep{}).Check(ctx, env); !done || reason != "the release did not change" {
-		t.Errorf("check without a switch: %v %q", done, reason)
+	env.Release.Record.Phase = PhaseReloaded
+	if done, reason, _ := (reloadStep{}).Check(ctx, env); !done || reason != "new is reloaded already" {
+		t.Errorf("check of a reloaded release: %v %q", done, reason)
 	}
 	env.With["always"] = true
 	if done, _, _ := (reloadStep{}).Check(ctx, env); done {
@@ -97,16 +99,27 @@ func TestReloadMethods(t *testing.T) {
 }
 
 func TestRollbackTargetAndManifest(t *testing.T) {
-	rels := []Release{{Name: "20260101T000000Z-aaaaaaa", SHA: "aaaaaaa1"}, {Name: "20260102T000000Z-bbbbbbb", SHA: "bbbbbbb2"},
-		{Name: "20260103T000000Z-ccccccc", SHA: "ccccccc3", Current: true}}
-	if r, err := RollbackTarget(rels, ""); err != nil || r.SHA != "bbbbbbb2" {
-		t.Errorf("previous: %+v %v", r, err)
+	st := &HostState{Current: "20260103T000000Z-ccccccc",
+		Releases: []Release{{Name: "20260101T000000Z-aaaaaaa", SHA: "aaaaaaa1"}, {Name: "20260102T000000Z-bbbbbbb", SHA: "bbbbbbb2"},
+			{Name: "20260103T000000Z-ccccccc", SHA: "ccccccc3", Current: true}},
+		History: []Record{
+			{Release: "20260101T000000Z-aaaaaaa", Phase: PhaseHealthy},
+			{Release: "20260102T000000Z-bbbbbbb", Phase: PhaseReloaded},
+			{Release: "20260102T000000Z-bbbbbbb", Phase: PhaseFailed}, // its health check failed
+			{Release: "20260103T000000Z-ccccccc", Phase: PhaseHealthy},
+		}}
+	if r, err := RollbackTarget(st, ""); err != nil || r.SHA != "aaaaaaa1" {
+		t.Errorf("last healthy, skipping the failed one: %+v %v", r, err)
 	}
-	if r, err := RollbackTarget(rels, "aaaa"); err != nil || r.SHA != "aaaaaaa1" {
+	if r, err := RollbackTarget(st, "bbbb"); err != nil || r.SHA != "bbbbbbb2" {
 		t.Errorf("by sha: %+v %v", r, err)
 	}
-	if _, err := RollbackTarget(rels[:1], ""); err == nil {
-		t.Error("nothing before the first release")
+	if _, err := RollbackTarget(st, "dddd"); err == nil || !strings.Contains(err.Error(), "pruned") {
+		t.Errorf("unknown release: %v", err)
+	}
+	st.Releases = st.Releases[1:] // aaaaaaa was pruned
+	if _, err := RollbackTarget(st, ""); err == nil {
+		t.Error("a pruned healthy release was chosen")
 	}
 	a := Manifest{"a.css": {SHA256: "1", Size: 1}, "b.css": {SHA256: "2", Size: 1}}
 	b := Manifest{"a.css": {SHA256: "1", Size: 1}, "b.css": {SHA256: "x", Size: 1}}

@@ -31,6 +31,12 @@ type Env struct {
 	App *App
 	// State is shared by the steps of one run.
 	State *RunState
+	// Strategy moves the host between releases; Release is the host's
+	// release state, read when the run took its lock and kept current by
+	// the run's own transitions. Both are nil for steps on this machine
+	// and for hosts without a deploy root.
+	Strategy Strategy
+	Release  *HostState
 	// Laptop is set for the steps that run on this machine.
 	Laptop *Laptop
 
@@ -58,14 +64,25 @@ type Laptop struct {
 	Auth transport.AuthMethod
 }
 
-// RunState is what steps of one run tell later ones: the commit to deploy,
-// and per host the release built and the release switched to.
+// RunState is what the steps of one run share: its id, the commit to
+// deploy (push finds it, the release steps use it) and the stamp that
+// names its releases. What each host's release is lives in that host's
+// HostState.
 type RunState struct {
-	mu       sync.Mutex
-	sha      string
-	stamp    string
-	pending  map[string]string    // host → release built, not yet current
-	switched map[string][2]string // host → previous and new release
+	mu    sync.Mutex
+	id    string
+	sha   string
+	stamp string
+}
+
+// NewRunState is the state of the run with this id.
+func NewRunState(id string) *RunState { return &RunState{id: id} }
+
+// RunID is the id of the run, recorded with each transition.
+func (s *RunState) RunID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
 }
 
 // SetSHA records the commit being deployed: the one push pushed.
@@ -91,61 +108,6 @@ func (s *RunState) Stamp() string {
 		s.stamp = time.Now().UTC().Format("20060102T150405Z")
 	}
 	return s.stamp
-}
-
-// Prepared records a release built on host, waiting for the switch.
-func (s *RunState) Prepared(host, release string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending == nil {
-		s.pending = map[string]string{}
-	}
-	s.pending[host] = release
-}
-
-// Pending is the release built on host and not yet switched to.
-func (s *RunState) Pending(host string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pending[host]
-}
-
-// TakePending returns the releases waiting for the switch, by host, and
-// forgets them.
-func (s *RunState) TakePending() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pending
-	s.pending = nil
-	return p
-}
-
-// Switched records that host now serves release, instead of previous.
-func (s *RunState) Switched(host, previous, release string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.switched == nil {
-		s.switched = map[string][2]string{}
-	}
-	s.switched[host] = [2]string{previous, release}
-}
-
-// TakeSwitched returns the hosts this run switched, with their previous
-// and new releases, and forgets them.
-func (s *RunState) TakeSwitched() map[string][2]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sw := s.switched
-	s.switched = nil
-	return sw
-}
-
-// HasSwitched reports whether this run changed the release of host.
-func (s *RunState) HasSwitched(host string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.switched[host]
-	return ok
 }
 
 // LocalStep is a built-in step that runs on this machine, once, whatever

@@ -1,0 +1,289 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deploy-tool/deploy/remote"
+)
+
+// releaseOf is the host's release state and strategy, which the release
+// steps cannot work without.
+func releaseOf(env *Env) (*HostState, Strategy, error) {
+	if env.Release == nil || env.Strategy == nil {
+		return nil, nil, errors.New("this step needs [app] path, the deploy root on the hosts")
+	}
+	return env.Release, env.Strategy, nil
+}
+
+// pullStep makes the release of the deploy SHA ready on a host — built
+// from the central repository, or found built whole already — beside the
+// one in use. The engine switches every host to it once all are ready.
+type pullStep struct{}
+
+func (pullStep) PreparesRelease() {}
+
+func (pullStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	sha, err := deploySHA(env)
+	if err != nil {
+		return false, "", err
+	}
+	st, _, err := releaseOf(env)
+	if err != nil {
+		return false, "", err
+	}
+	if st.Current != "" && st.CurrentCommit == sha {
+		return true, "current is " + sha7(sha) + " already", nil
+	}
+	return false, "", nil
+}
+
+func (pullStep) Run(ctx context.Context, env *Env) error {
+	sha, err := deploySHA(env)
+	if err != nil {
+		return err
+	}
+	st, strategy, err := releaseOf(env)
+	if err != nil {
+		return err
+	}
+	rel, err := strategy.Prepare(ctx, env, sha)
+	if err != nil {
+		return err
+	}
+	st.Prepared = rel.Name
+	fmt.Fprintf(env.Stdout, "release %s ready\n", rel.Name)
+	return nil
+}
+
+// migrateStep applies Django migrations from the release being deployed,
+// before the switch; skipped when `migrate --check` finds none to apply.
+type migrateStep struct{}
+
+func (migrateStep) releaseDir(env *Env) (string, error) {
+	st, strategy, err := releaseOf(env)
+	if err != nil {
+		return "", err
+	}
+	if st.Prepared != "" {
+		return strategy.ReleaseDir(st.Prepared), nil
+	}
+	return strategy.Dir(), nil
+}
+
+func managePy(env *Env) string {
+	py := env.App.Python
+	if s, ok := env.With["python"].(string); ok && s != "" {
+		py = s
+	}
+	return q(py) + " manage.py"
+}
+
+func settingsFlag(env *Env) string {
+	if s, ok := env.With["settings"].(string); ok && s != "" {
+		return " --settings=" + q(s)
+	}
+	return ""
+}
+
+func (m migrateStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	dir, err := m.releaseDir(env)
+	if err != nil {
+		return false, "", err
+	}
+	script := "cd " + q(dir) + " && " + managePy(env) + " migrate --check" + settingsFlag(env) + " >/dev/null 2>&1"
+	err = env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv})
+	var exit *remote.ExitError
+	switch {
+	case err == nil:
+		return true, "no unapplied migration", nil
+	case errors.As(err, &exit):
+		return false, "", nil
+	}
+	return false, "", err
+}
+
+func (m migrateStep) Run(ctx context.Context, env *Env) error {
+	dir, err := m.releaseDir(env)
+	if err != nil {
+		return err
+	}
+	return run(ctx, env, "cd "+q(dir)+" && "+managePy(env)+" migrate --noinput"+settingsFlag(env))
+}
+
+// appliedAlready is the "already done?" of the steps that act on the
+// release in use (reload, healthcheck): done when the host's state says
+// its release reached phase, unless with.always. A host switched but never
+// reloaded (a run that died) is not done: the next run finishes it.
+func appliedAlready(env *Env, phase Phase) (bool, string, error) {
+	if always, _ := env.With["always"].(bool); always {
+		return false, "", nil
+	}
+	st, _, err := releaseOf(env)
+	if err != nil {
+		return false, "", err
+	}
+	switch {
+	case st.Current == "":
+		return true, "no release in use", nil
+	case st.Consistent() && st.Record.Phase.AtLeast(phase):
+		return true, fmt.Sprintf("%s is %s already", shortRelease(st.Current), st.Record.Phase), nil
+	}
+	return false, "", nil
+}
+
+func shortRelease(name string) string {
+	if len(name) == 40 { // inplace: a commit
+		return sha7(name)
+	}
+	return name
+}
+
+// applyStep runs script in the release in use and records phase, or
+// failed, in the same command.
+func applyStep(ctx context.Context, env *Env, script string, phase Phase) error {
+	st, strategy, err := releaseOf(env)
+	if err != nil {
+		return err
+	}
+	rec := st.Now(phase, env.State.RunID())
+	cmd := &remote.Cmd{Script: "cd " + q(strategy.Dir()) + "\n" + script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr}
+	if err := strategy.Apply(ctx, cmd, env.Conn, rec); err != nil {
+		var exit *remote.ExitError
+		if errors.As(err, &exit) {
+			failed := rec
+			failed.Phase, failed.Error = PhaseFailed, exit.Error()
+			st.Recorded(failed)
+		}
+		return err
+	}
+	st.Recorded(rec)
+	return nil
+}
+
+// reloadStep makes the WSGI server load the release in use: touch a file,
+// HUP gunicorn's master (a graceful reload), reload a systemd unit, or run
+// a command.
+type reloadStep struct{}
+
+func (reloadStep) AfterSwitch() {}
+
+func (reloadStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	return appliedAlready(env, PhaseReloaded)
+}
+
+func (reloadStep) Run(ctx context.Context, env *Env) error {
+	script, err := reloadScript(env)
+	if err != nil {
+		return err
+	}
+	return applyStep(ctx, env, script, PhaseReloaded)
+}
+
+// reloadScript is the command of a reload method; relative paths are in
+// the release in use, where it runs.
+func reloadScript(env *Env) (string, error) {
+	str := func(k string) string { s, _ := env.With[k].(string); return s }
+	switch method := str("method"); method {
+	case "touch":
+		if str("path") == "" {
+			return "", errors.New(`reload with method "touch" needs with.path, the file the server watches (superbook/wsgi.py)`)
+		}
+		return "touch " + q(str("path")), nil
+	case "hup", "":
+		pidFile := str("pid_file")
+		if pidFile == "" {
+			return "", errors.New(`reload with method "hup" needs with.pid_file, gunicorn's --pid file`)
+		}
+		return "pidfile=" + q(pidFile) + `
+pid=$(cat "$pidfile") || { echo "no pid file $pidfile: is the server running?" >&2; exit 1; }
+kill -HUP "$pid"`, nil
+	case "systemctl":
+		if str("unit") == "" {
+			return "", errors.New(`reload with method "systemctl" needs with.unit`)
+		}
+		return "systemctl reload " + q(str("unit")), nil
+	case "command":
+		if str("command") == "" {
+			return "", errors.New(`reload with method "command" needs with.command`)
+		}
+		return str("command"), nil
+	default:
+		return "", fmt.Errorf("unknown reload method %q: touch, hup, systemctl or command", method)
+	}
+}
+
+// healthcheckStep fetches a URL on each host (or runs a command) until it
+// succeeds or time runs out, polling on the host itself: one command
+// however many tries. A failure after the switch makes the engine roll
+// every host back.
+type healthcheckStep struct{}
+
+func (healthcheckStep) AfterSwitch() {}
+
+func (healthcheckStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+	return appliedAlready(env, PhaseHealthy)
+}
+
+func (healthcheckStep) Run(ctx context.Context, env *Env) error {
+	script, err := healthScript(env)
+	if err != nil {
+		return err
+	}
+	return applyStep(ctx, env, script, PhaseHealthy)
+}
+
+// healthInterval is how long the health check waits between tries.
+const healthInterval = "0.2"
+
+func healthScript(env *Env) (string, error) {
+	str := func(k string) string { s, _ := env.With[k].(string); return s }
+	timeout := 30 * time.Second
+	if s := str("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return "", fmt.Errorf("healthcheck: with.timeout %q is not a duration", s)
+		}
+		timeout = d
+	}
+	var probe string
+	switch {
+	case str("url") != "":
+		// Hosts have sh, not always curl: take what is there.
+		probe = fmt.Sprintf(`url=%[1]s
+if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$url"
+elif command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$url"
+else %[2]s -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$url"
+fi`, q(str("url")), q(env.App.Python))
+	case str("command") != "":
+		probe = str("command")
+	default:
+		return "", errors.New("healthcheck needs with.url (fetched on the host) or with.command")
+	}
+	secs := int((timeout + time.Second - 1) / time.Second)
+	return fmt.Sprintf(`expect=%[1]s
+probe=%[2]s
+deadline=$(( $(date +%%s) + %[3]d ))
+n=0
+err=$(mktemp 2>/dev/null || echo "/tmp/deploy-health.$$")
+trap 'rm -f "$err"' EXIT
+while :; do
+  n=$((n + 1))
+  if body=$(sh -ec "$probe" 2>"$err"); then
+    case "$body" in
+      *"$expect"*) printf 'healthy after %%s attempt(s): %%s\n' "$n" "$(printf '%%s\n' "$body" | head -n 1 | cut -c1-120)"; exit 0 ;;
+    esac
+    last="the answer \"$(printf '%%s\n' "$body" | head -n 1 | cut -c1-120)\" does not contain \"$expect\""
+  else
+    last=$(tail -n 1 "$err")
+    [ -n "$last" ] || last="the probe failed"
+  fi
+  if [ "$(date +%%s)" -ge "$deadline" ]; then
+    echo "unhealthy after %[4]s ($n attempts): $last" >&2
+    exit 1
+  fi
+  sleep %[5]s 2>/dev/null || sleep 1
+done`, q(str("expect")), q(probe), secs, timeout, healthInterval), nil
+}
