@@ -376,7 +376,9 @@ func (s inPlace) Apply(ctx context.Context, cmd *remote.Cmd, conn remote.Conn, o
 	return apply(ctx, cmd, conn, s.root(), ok)
 }
 
-func (inPlace) Prune(context.Context, remote.Conn, *HostState, int) ([]string, error) { return nil, nil }
+func (inPlace) Prune(context.Context, remote.Conn, *HostState, int) ([]string, error) {
+	return nil, nil
+}
 
 // appendLog is the shell that appends rec to the state log only.
 func appendLog(root string, rec Record) string {
