@@ -85,9 +85,15 @@ type RunResult struct {
 	Duration time.Duration
 	DryRun   bool
 	SHA      string // the commit deployed, when known
-	// RolledBack says a failure after the switch put every host back on
-	// its previous release.
+	// RolledBack says a failure after the switch put every host this run
+	// had moved back on its previous release, reloaded: as read back from
+	// the hosts.
 	RolledBack bool
+	// States are the hosts' release states read back after a failed or
+	// interrupted run; Unknown the hosts that could not be read then, and
+	// why.
+	States  map[string]*tasks.HostState
+	Unknown map[string]string
 	// JournalErr is a failure to record the run on a host; the run itself
 	// is not undone by it.
 	JournalErr error
@@ -101,6 +107,9 @@ type Runner struct {
 	// Target is how the hosts were named (a group, a list), for the lock
 	// and the journal.
 	Target string
+	// LockWait is how long to wait for a lock another run holds, trying
+	// again with jitter; 0 fails at once.
+	LockWait time.Duration
 	// DryRun evaluates every guard and changes nothing: deploy plan. It
 	// takes no lock and writes no journal.
 	DryRun bool
@@ -110,9 +119,21 @@ type Runner struct {
 	// Laptop is this machine's side for the built-ins that work on the
 	// local repository (test, commit, push); nil when there is none.
 	Laptop *tasks.Laptop
-	// State is shared by the steps of the run: the commit to deploy, the
-	// releases built and switched. Run makes one when it is nil.
+	// State is shared by the steps of the run: its id, the commit to
+	// deploy. Run makes one when it is nil.
 	State *tasks.RunState
+
+	// rel is every host's release state during the run; rollbackTo the
+	// release each host goes back to in a rollback.
+	rel        *releaseStates
+	rollbackTo map[string]tasks.Release
+}
+
+// ensureState makes the run's shared state when the caller gave none.
+func (r *Runner) ensureState() {
+	if r.State == nil {
+		r.State = &tasks.RunState{}
+	}
 }
 
 // shaPlaceholder stands for {{sha}} while a run is checked, before it is
@@ -137,9 +158,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 	if _, ok := r.DF.Tasks[task]; !ok {
 		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
 	}
-	if r.State == nil {
-		r.State = &tasks.RunState{}
-	}
+	r.ensureState()
 	steps := r.DF.unroll(task, nil, "")
 	prepared, secrets, err := r.prepare(steps, hosts)
 	if err != nil {
@@ -148,36 +167,53 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 	return r.execute(ctx, task, hosts, prepared, secrets, nil)
 }
 
-// execute runs prepared steps over hosts: lock, steps in order, switch,
-// rollback on a failure after the switch, pruning, journal. before, when
-// set, runs once the lock is held, before the first step.
-func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepared []*prepared, secrets []string, before func(ctx context.Context) error) (*RunResult, error) {
+// execute runs prepared steps over hosts: lock (reading every host's
+// release state in the same command), steps in order, and after a failure
+// or an interrupt, settle: the states read again, the hosts this run
+// moved rolled back. Then pruning and the journal. before, when set, runs
+// once the states are known, before the first step; the hosts it returns
+// are the only ones the steps run on.
+func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*Host, error)) (*RunResult, error) {
 	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
 	res := &RunResult{Task: task, DryRun: r.DryRun}
 
 	// The hosts remote steps run on are locked for the run, and record it
 	// in their journal; that needs a deploy root ([app] path).
-	var remoteHosts []*Host
-	for _, p := range prepared {
-		for _, h := range p.hosts {
-			if !h.Local() && !slices.Contains(remoteHosts, h) {
-				remoteHosts = append(remoteHosts, h)
-			}
-		}
-	}
+	remoteHosts := remoteHostsOf(prepared)
 	info := newRunInfo(task, r.Target)
+	if r.State.RunID() == "" {
+		r.State.SetRunID(info.ID)
+	}
+	info.ID = r.State.RunID()
 	info.SHA = r.State.SHA() // the commit checked out as the run starts
-	record := r.DF.App.Path != "" && !r.DryRun && len(remoteHosts) > 0
-	if record {
+	hasRoot := r.DF.App.Path != "" && len(remoteHosts) > 0
+	record := hasRoot && !r.DryRun
+	r.rel = &releaseStates{}
+	switch {
+	case record:
 		locks, err := r.takeLocks(ctx, remoteHosts, info)
 		if err != nil {
 			return nil, err
 		}
 		defer r.releaseLocks(ctx, locks, info)
+	case hasRoot:
+		var failed map[string]error
+		if r.rel, failed = r.readStates(ctx, remoteHosts); len(failed) > 0 {
+			var problems []string
+			for h, err := range failed {
+				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
+			}
+			slices.Sort(problems)
+			return nil, fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
+		}
 	}
 	if before != nil {
-		if err := before(ctx); err != nil {
+		keep, err := before(ctx)
+		if err != nil {
 			return nil, err
+		}
+		for _, p := range prepared {
+			p.hosts = slices.DeleteFunc(p.hosts, func(h *Host) bool { return !slices.Contains(keep, h) })
 		}
 	}
 	for _, h := range hosts {
@@ -210,30 +246,13 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 			}
 		}
 	}
-	if res.Failure != nil && ctx.Err() == nil && !r.DryRun {
-		res.RolledBack = r.rollBack(ctx, res, prepared, pr)
+	if (res.Failure != nil || ctx.Err() != nil) && record {
+		r.settle(ctx, res, prepared, remoteHosts, pr)
 	}
-	if res.Failure == nil && ctx.Err() == nil && !r.DryRun && r.DF.App.KeepReleases > 0 {
-		r.prune(ctx, pr)
+	if res.Failure == nil && ctx.Err() == nil && record && r.DF.App.KeepReleases > 0 {
+		r.prune(ctx, remoteHosts, pr)
 	}
-	// The summary prints reasons and stderr lines: mask them as the
-	// events were.
-	for i := range res.Results {
-		sr := &res.Results[i]
-		sr.Reason = maskAll(sr.Reason, secrets)
-		sr.Command = maskAll(sr.Command, secrets)
-		for j, l := range sr.Stderr {
-			sr.Stderr[j] = maskAll(l, secrets)
-		}
-	}
-	if res.Failure != nil {
-		for _, sr := range res.Results {
-			if sr.Step == res.Failure.Step && sr.Host == res.Failure.Host {
-				res.Failure = &sr
-				break
-			}
-		}
-	}
+	maskResults(res, secrets)
 	res.Duration = time.Since(start)
 	failed := 0
 	if res.Failure != nil {
@@ -256,6 +275,40 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 	return res, nil
 }
 
+// remoteHostsOf are the hosts remote steps run on, in order.
+func remoteHostsOf(prepared []*prepared) []*Host {
+	var out []*Host
+	for _, p := range prepared {
+		for _, h := range p.hosts {
+			if !h.Local() && !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// maskResults masks secrets in what the summary prints: reasons, commands
+// and stderr lines, as the events were.
+func maskResults(res *RunResult, secrets []string) {
+	for i := range res.Results {
+		sr := &res.Results[i]
+		sr.Reason = maskAll(sr.Reason, secrets)
+		sr.Command = maskAll(sr.Command, secrets)
+		for j, l := range sr.Stderr {
+			sr.Stderr[j] = maskAll(l, secrets)
+		}
+	}
+	if res.Failure != nil {
+		for _, sr := range res.Results {
+			if sr.Step == res.Failure.Step && sr.Host == res.Failure.Host {
+				res.Failure = &sr
+				break
+			}
+		}
+	}
+}
+
 // prepared is a step ready to run: its hosts and, per host, its commands
 // with variables filled in.
 type prepared struct {
@@ -263,6 +316,7 @@ type prepared struct {
 	title    string
 	local    bool
 	isSwitch bool // the switch of `current`, planned after the release is built
+	rollback bool // a step of a rollback: {{sha}} is the commit each host goes back to
 	hosts    []*Host
 	cmds     map[string]*hostCmd // by host name; "local" for local steps
 }
@@ -568,7 +622,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		name = h.Name
 	}
 	start := time.Now()
-	hc, err := r.refill(p.ps.step, p.cmds[name])
+	hc, err := r.refill(p, name)
 	if err != nil {
 		sr := StepResult{Step: index, Host: name, Status: -1, Outcome: Failed, Reason: err.Error()}
 		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: name, Command: p.title, Line: string(Failed), Error: sr.Reason})
@@ -637,9 +691,10 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		// check serves the run and the plan.
 		builtin = r.Builtins[s.Arg]
 		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: hc.with, Stdout: stdout, Stderr: stderr,
-			CmdEnv: hc.env, State: r.State, App: &tasks.App{Repo: r.DF.App.Repo, Path: hc.scope.vars["path"],
-				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python, Build: hc.builds,
-				ForwardAgent: r.DF.App.ForwardAgent}}
+			CmdEnv: hc.env, State: r.State, App: r.appFor(hc.scope, hc.builds)}
+		if hr := r.rel.get(name); hr != nil && h != nil {
+			env.Strategy, env.Release = tasks.NewStrategy(env.App), hr.st
+		}
 		// This machine's side: the local steps work in its repository,
 		// and sync-static uploads what collectstatic built there.
 		env.Laptop = r.Laptop
@@ -710,207 +765,11 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	return end()
 }
 
-// switchAll points `current` at the new release on every host that has
-// one, all at once. If any host fails, those already switched go back: a
-// fleet is never left mixed.
-func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
-	pending := r.State.TakePending()
-	hosts := p.hosts
-	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: "switch current", Hosts: names(hosts), Line: "release"})
-	if r.DryRun {
-		return r.endAll(index, hosts, WouldRun, "", pr)
-	}
-	results := make([]StepResult, len(hosts))
-	previous := make([]string, len(hosts))
-	var g errgroup.Group
-	for i, h := range hosts {
-		g.Go(func() error {
-			start := time.Now()
-			sr := StepResult{Step: index, Host: h.Name, Status: -1, Outcome: Changed}
-			if pending[h.Name] == "" {
-				sr.Outcome, sr.Reason = Skipped, "no new release"
-				results[i] = sr
-				pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: "switch current", Line: string(Skipped), Error: sr.Reason})
-				return nil
-			}
-			conn, err := r.Conns.Conn(ctx, h)
-			if err == nil {
-				var sc *scope
-				if sc, err = r.DF.scopeFor(h); err == nil {
-					previous[i], err = tasks.Switch(ctx, conn, sc.vars["path"], pending[h.Name])
-				}
-			}
-			if err != nil {
-				sr.Outcome, sr.Reason = Failed, err.Error()
-			} else {
-				r.State.Switched(h.Name, previous[i], pending[h.Name])
-			}
-			sr.Duration = time.Since(start)
-			results[i] = sr
-			pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: "switch current", Line: string(sr.Outcome),
-				Duration: sr.Duration.Seconds(), Error: sr.Reason})
-			return nil
-		})
-	}
-	g.Wait()
-	failed := slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Failed })
-	if failed {
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		for i, h := range hosts {
-			if results[i].Outcome != Changed || previous[i] == "" {
-				continue
-			}
-			if conn, err := r.Conns.Conn(bctx, h); err == nil {
-				if sc, err := r.DF.scopeFor(h); err == nil {
-					if _, err := tasks.Switch(bctx, conn, sc.vars["path"], previous[i]); err == nil {
-						results[i].Reason = "switched back: another host failed to switch"
-					}
-				}
-			}
-		}
-	}
-	return results
-}
-
-// rollBack puts every host this run switched back on its previous
-// release, then runs the run's reload steps again there, so a failure
-// after the switch (a health check) leaves the fleet as it was. It
-// reports whether anything was rolled back.
-func (r *Runner) rollBack(ctx context.Context, res *RunResult, steps []*prepared, pr Printer) bool {
-	switched := r.State.TakeSwitched()
-	if len(switched) == 0 {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-	defer cancel()
-	var hosts []*Host
-	back := map[string]string{}
-	for _, h := range r.DF.Hosts() {
-		if sw, ok := switched[h.Name]; ok && sw[0] != "" {
-			hosts = append(hosts, h)
-			back[h.Name] = sw[0]
-			// For the reload steps: the release changed again.
-			r.State.Switched(h.Name, sw[1], sw[0])
-		}
-	}
-	if len(hosts) == 0 {
-		return false // a first deploy has nothing to go back to
-	}
-	for n, release := range back {
-		r.State.Prepared(n, release)
-	}
-	title := "switch back (rollback)"
-	res.Steps = append(res.Steps, title)
-	p := &prepared{title: title, isSwitch: true, hosts: hosts, ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "rollback"}}
-	res.Results = append(res.Results, r.switchAll(ctx, len(res.Steps)-1, p, pr)...)
-	for _, q := range steps {
-		if q.isSwitch || q.ps.step.Kind != StepBuiltin || q.ps.step.Arg != "reload" {
-			continue
-		}
-		again := *q
-		again.hosts = slices.DeleteFunc(slices.Clone(q.hosts), func(h *Host) bool { _, ok := back[h.Name]; return !ok })
-		again.title = q.title + " (rollback)"
-		res.Steps = append(res.Steps, again.title)
-		res.Results = append(res.Results, r.runStep(ctx, len(res.Steps)-1, &again, pr)...)
-	}
-	return true
-}
-
-// prune removes old releases on the hosts this run switched, keeping
-// [app] keep_releases, never the one in use nor the one before it.
-func (r *Runner) prune(ctx context.Context, pr Printer) {
-	var hosts []*Host
-	for _, h := range r.DF.Hosts() {
-		if r.State.HasSwitched(h.Name) {
-			hosts = append(hosts, h)
-		}
-	}
-	r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
-		removed, err := tasks.PruneReleases(ctx, conn, sc.vars["path"], r.DF.App.KeepReleases)
-		line := ""
-		switch {
-		case err != nil:
-			line = "could not remove old releases: " + err.Error()
-		case len(removed) > 0:
-			line = "removed old releases: " + strings.Join(removed, ", ")
-		default:
-			return nil
-		}
-		pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: h.Name, Stream: "stdout", Line: line})
-		return nil
-	})
-}
-
-// Rollback switches every host to its previous release (or the one named
-// by to: a release name or a sha prefix), then runs the reload steps of
-// task there. Every host must have that release, or nothing is switched.
-func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to string) (*RunResult, error) {
-	if _, ok := r.DF.Tasks[task]; !ok {
-		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
-	}
-	if r.State == nil {
-		r.State = &tasks.RunState{}
-	}
-	var reloads []planStep
-	for _, ps := range r.DF.unroll(task, nil, "") {
-		if ps.step.Kind == StepBuiltin && ps.step.Arg == "reload" {
-			reloads = append(reloads, ps)
-		}
-	}
-	steps, secrets, err := r.prepare(reloads, hosts)
-	if err != nil {
-		return nil, err
-	}
-	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "rollback"},
-		title: "switch to the release before", isSwitch: true, hosts: hosts}
-	// Once the lock is held, find every host's target; any host without
-	// one refuses the whole rollback before anything switches.
-	choose := func(ctx context.Context) error {
-		var mu sync.Mutex
-		var problems []string
-		err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
-			rels, err := tasks.ListReleases(ctx, conn, sc.vars["path"])
-			if err != nil {
-				return err
-			}
-			target, err := tasks.RollbackTarget(rels, to)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				problems = append(problems, h.Name+": "+err.Error())
-			case !target.Current:
-				r.State.Prepared(h.Name, sc.vars["path"]+"/releases/"+target.Name)
-				r.State.SetSHA(target.SHA)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(problems) > 0 {
-			slices.Sort(problems)
-			return &RefusedError{Problems: problems}
-		}
-		return nil
-	}
-	return r.execute(ctx, "rollback", hosts, append([]*prepared{sw}, steps...), secrets, choose)
-}
-
-// endAll ends a step the same way on every host.
-func (r *Runner) endAll(index int, hosts []*Host, outcome Outcome, reason string, pr Printer) []StepResult {
-	out := make([]StepResult, len(hosts))
-	for i, h := range hosts {
-		out[i] = StepResult{Step: index, Host: h.Name, Status: -1, Outcome: outcome, Reason: reason}
-		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: "switch current", Line: string(outcome), Error: reason})
-	}
-	return out
-}
-
 // refill fills a step's variables again when it is about to run: {{sha}}
-// is known only once the commit to deploy is (push records it).
-func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
+// is known only once the commit to deploy is (push records it), and in a
+// rollback it is the commit each host goes back to.
+func (r *Runner) refill(p *prepared, host string) (*hostCmd, error) {
+	s, hc := p.ps.step, p.cmds[host]
 	uses := false
 	texts := append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, mapValues(s.Env)...)
 	for _, v := range s.With {
@@ -927,6 +786,9 @@ func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
 		return hc, nil
 	}
 	sha := r.State.SHA()
+	if p.rollback {
+		sha = r.rollbackTo[host].SHA
+	}
 	if sha == "" {
 		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
 	}

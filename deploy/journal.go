@@ -195,17 +195,20 @@ func WriteHistory(w io.Writer, st Style, entries []HistoryEntry, asJSON bool) er
 func (r *Runner) Releases(ctx context.Context, hosts []*Host) (map[string][]tasks.Release, error) {
 	var mu sync.Mutex
 	out := map[string][]tasks.Release{}
-	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
-		rels, err := tasks.ListReleases(ctx, conn, sc.vars["path"])
-		if err != nil {
-			return fmt.Errorf("releases of %s: %w", h.Name, err)
-		}
-		mu.Lock()
-		out[h.Name] = rels
-		mu.Unlock()
-		return nil
-	})
-	return out, err
+	var g errgroup.Group
+	for _, h := range hosts {
+		g.Go(func() error {
+			st, _, err := r.readState(ctx, h)
+			if err != nil {
+				return fmt.Errorf("releases of %s: %w", h.Name, err)
+			}
+			mu.Lock()
+			out[h.Name] = st.Releases
+			mu.Unlock()
+			return nil
+		})
+	}
+	return out, g.Wait()
 }
 
 // WriteReleases prints each host's releases, newest first, marking the one

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,33 +71,119 @@ const lockExitHeld = 75
 
 // hostLock is one host's lock directory.
 type hostLock struct {
+	host string
 	conn remote.Conn
 	dir  string // {path}/.deploy/lock
 }
 
-// takeLocks takes {path}/.deploy/lock on every host, atomically on each:
-// mkdir either creates the directory or fails, so of two deployers only
-// one wins, with no window between a test and a set. When any host is held,
-// the locks taken so far are released and a *LockHeldError returned.
+// lockSet is the locks a run may hold: a lock is added before its command
+// is sent, so one whose reply is lost (Ctrl-C, a cut connection) is still
+// released. Releasing checks the run id, so releasing one never taken
+// does nothing.
+type lockSet struct {
+	mu    sync.Mutex
+	locks []*hostLock
+}
+
+func (s *lockSet) add(l *hostLock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.locks = append(s.locks, l)
+}
+
+func (s *lockSet) all() []*hostLock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.locks)
+}
+
+// lockKey orders the locks of every run the same way: by where the host
+// is, then its deploy root.
+func (r *Runner) lockKey(h *Host) string {
+	t := r.DF.Target(h)
+	sc, err := r.DF.scopeFor(h)
+	root := ""
+	if err == nil {
+		root = sc.vars["path"]
+	}
+	return fmt.Sprintf("%s@%s:%d %s", t.User, t.Host, t.Port, root)
+}
+
+// takeLocks takes {path}/.deploy/lock on every host, reading each host's
+// release state in the same command. Each lock is atomic — mkdir either
+// creates the directory or fails, so of two deployers only one wins — and
+// the locks are taken in one global order: the first host alone, then the
+// others at once. Two runs over the same hosts meet at the first, so one
+// of them gets every lock. When any host is held, every lock taken is
+// released and a *LockHeldError returned; with LockWait the run backs off
+// and tries again until that much time has passed.
 func (r *Runner) takeLocks(ctx context.Context, hosts []*Host, info LockInfo) ([]*hostLock, error) {
+	deadline := time.Now().Add(r.LockWait)
+	waiting := false
+	for attempt := 0; ; attempt++ {
+		locks, err := r.tryLocks(ctx, hosts, info)
+		var held *LockHeldError
+		if !errors.As(err, &held) {
+			return locks, err
+		}
+		if r.breakStale(ctx, held, hosts) {
+			continue
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		if !waiting {
+			waiting = true
+			r.Printer.Event(Event{Time: time.Now(), Type: EventOutput, Host: held.Host, Stream: "stderr",
+				Line: "waiting for the lock: " + held.Error()})
+		}
+		// Back off with jitter, so waiting runs do not retry in step.
+		pause := time.Duration(200+mrand.IntN(300*min(attempt+1, 6))) * time.Millisecond
+		select {
+		case <-time.After(min(pause, time.Until(deadline)+time.Millisecond)):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
+}
+
+// tryLocks makes one attempt at every lock, in order.
+func (r *Runner) tryLocks(ctx context.Context, hosts []*Host, info LockInfo) ([]*hostLock, error) {
 	data, err := json.Marshal(info)
 	if err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
-	var taken []*hostLock
-	err = r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+	ordered := slices.Clone(hosts)
+	slices.SortStableFunc(ordered, func(a, b *Host) int { return strings.Compare(r.lockKey(a), r.lockKey(b)) })
+	taken := &lockSet{}
+	lockOne := func(h *Host) error {
+		conn, err := r.Conns.Conn(ctx, h)
+		if err != nil {
+			return err
+		}
+		sc, err := r.DF.scopeFor(h)
+		if err != nil {
+			return err
+		}
+		strategy := r.strategyFor(sc)
 		base := stateDir(sc)
-		l := &hostLock{conn: conn, dir: base + "/lock"}
+		l := &hostLock{host: h.Name, conn: conn, dir: base + "/lock"}
+		taken.add(l)
+		// A lock holding this run's id is this run's: another name
+		// (an ssh_config alias) of a host locked already.
 		script := fmt.Sprintf(`mkdir -p %[1]s
 if mkdir %[2]s 2>/dev/null; then
   printf '%%s\n' %[3]s > %[2]s/info
+elif grep -q %[5]s %[2]s/info 2>/dev/null; then
+  :
 else
   cat %[2]s/info 2>/dev/null || echo "(no details: the lock is being written, or was left empty)"
   exit %[4]d
-fi`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld)
+fi
+%[6]s`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld,
+			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript())
 		var out, errOut bytes.Buffer
-		err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
+		err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
 		var exit *remote.ExitError
 		if errors.As(err, &exit) && exit.Status == lockExitHeld {
 			held := &LockHeldError{Host: h.Name, Raw: out.String()}
@@ -105,18 +193,68 @@ fi`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(da
 			return held
 		}
 		if err != nil {
-			return fmt.Errorf("lock on %s: %w: %s", h.Name, err, strings.TrimSpace(errOut.String()))
+			return fmt.Errorf("lock on %s: %w%s", h.Name, err, tail(errOut.String()))
 		}
-		mu.Lock()
-		taken = append(taken, l)
-		mu.Unlock()
+		st, err := strategy.ParseState(out.String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+		st.Lock, st.Start = "", st.Current
+		r.rel.set(h.Name, &hostRelease{strategy: strategy, st: st})
 		return nil
-	})
+	}
+	err = nil
+	if len(ordered) > 0 {
+		err = lockOne(ordered[0])
+	}
+	if err == nil && len(ordered) > 1 {
+		var g errgroup.Group
+		for _, h := range ordered[1:] {
+			g.Go(func() error { return lockOne(h) })
+		}
+		err = g.Wait()
+	}
 	if err != nil {
-		r.releaseLocks(ctx, taken, info)
+		r.releaseLocks(ctx, taken.all(), info)
 		return nil, err
 	}
-	return taken, nil
+	return taken.all(), nil
+}
+
+func tail(stderr string) string {
+	if s := strings.TrimSpace(stderr); s != "" {
+		return ": " + s
+	}
+	return ""
+}
+
+// breakStale removes a lock left by a run of this same user on this same
+// machine whose process is gone, and says so. It reports whether it did.
+func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*Host) bool {
+	if held.Info.Owner != owner() || held.Info.PID <= 0 || processAlive(held.Info.PID) {
+		return false
+	}
+	i := slices.IndexFunc(hosts, func(h *Host) bool { return h.Name == held.Host })
+	if i < 0 {
+		return false
+	}
+	conn, err := r.Conns.Conn(ctx, hosts[i])
+	if err != nil {
+		return false
+	}
+	sc, err := r.DF.scopeFor(hosts[i])
+	if err != nil {
+		return false
+	}
+	dir := stateDir(sc) + "/lock"
+	script := fmt.Sprintf(`if grep -q %s %s/info 2>/dev/null; then rm -rf %s; fi`,
+		remote.MustQuote(`"id":"`+held.Info.ID+`"`), remote.MustQuote(dir), remote.MustQuote(dir))
+	if conn.Run(ctx, &remote.Cmd{Script: script}) != nil {
+		return false
+	}
+	r.Printer.Event(Event{Time: time.Now(), Type: EventOutput, Host: held.Host, Stream: "stderr",
+		Line: fmt.Sprintf("broke a stale lock: its owner, pid %d on this machine (%s), is gone", held.Info.PID, held.Info.Owner)})
+	return true
 }
 
 // releaseLocks removes the locks this run took — only if they still hold

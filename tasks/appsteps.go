@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/deploy-tool/deploy/remote"
@@ -54,6 +55,12 @@ func (pullStep) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	st.Prepared = rel.Name
+	if rel.Current { // in place: the work tree is the release
+		st.Switched(Record{Release: rel.Name, Commit: sha, Phase: PhaseSwitched, Previous: st.Current, Run: env.State.RunID()}, sha)
+	}
+	if !slices.ContainsFunc(st.Releases, func(r Release) bool { return r.Name == rel.Name }) {
+		st.Releases = append(st.Releases, rel)
+	}
 	fmt.Fprintf(env.Stdout, "release %s ready\n", rel.Name)
 	return nil
 }

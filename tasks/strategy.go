@@ -20,6 +20,11 @@ import (
 type Strategy interface {
 	// Read reads the host's release state: one command.
 	Read(ctx context.Context, conn remote.Conn) (*HostState, error)
+	// StateScript is the shell Read runs, and ParseState reads its
+	// output, for a caller that sends it along with another command (the
+	// lock).
+	StateScript() string
+	ParseState(out string) (*HostState, error)
 	// Prepare makes the release of commit ready beside the one in use —
 	// or finds it already built whole — and runs the [app] build
 	// commands in it. Nothing the host serves changes.
@@ -58,19 +63,25 @@ func (s releases) root() string                  { return strings.TrimSuffix(s.a
 func (s releases) Dir() string                   { return s.root() + "/current" }
 func (s releases) ReleaseDir(name string) string { return s.root() + "/releases/" + name }
 
-func (s releases) Read(ctx context.Context, conn remote.Conn) (*HostState, error) {
-	cur := fmt.Sprintf(`cur=$(readlink %[1]s 2>/dev/null || true)
+func (s releases) StateScript() string {
+	return readStateScript(s.root(), fmt.Sprintf(`cur=$(readlink %[1]s 2>/dev/null || true)
 echo "current ${cur##*/}"
-[ -z "$cur" ] || echo "commit $(cat %[1]s/REVISION 2>/dev/null || true)"`, q(s.Dir()))
-	return readState(ctx, conn, s.root(), cur)
+[ -z "$cur" ] || echo "commit $(cat %[1]s/REVISION 2>/dev/null || true)"`, q(s.Dir())))
 }
 
-func readState(ctx context.Context, conn remote.Conn, root, current string) (*HostState, error) {
+func (s releases) ParseState(out string) (*HostState, error) { return parseState(s.root(), out) }
+
+func (s releases) Read(ctx context.Context, conn remote.Conn) (*HostState, error) {
+	return readState(ctx, conn, s)
+}
+
+// readState runs the strategy's state script and parses it.
+func readState(ctx context.Context, conn remote.Conn, s Strategy) (*HostState, error) {
 	var out, errOut bytes.Buffer
-	if err := conn.Run(ctx, &remote.Cmd{Script: readStateScript(root, current), Stdout: &out, Stderr: &errOut}); err != nil {
-		return nil, fmt.Errorf("read the release state under %s: %w%s", root, err, stderrTail(errOut.String()))
+	if err := conn.Run(ctx, &remote.Cmd{Script: s.StateScript(), Stdout: &out, Stderr: &errOut}); err != nil {
+		return nil, fmt.Errorf("read the release state: %w%s", err, stderrTail(errOut.String()))
 	}
-	return parseState(root, out.String())
+	return s.ParseState(out.String())
 }
 
 func stderrTail(s string) string {
@@ -310,11 +321,14 @@ func (s inPlace) root() string                  { return strings.TrimSuffix(s.ap
 func (s inPlace) Dir() string                   { return s.root() }
 func (s inPlace) ReleaseDir(name string) string { return s.root() }
 
-func (s inPlace) Read(ctx context.Context, conn remote.Conn) (*HostState, error) {
-	cur := fmt.Sprintf(`c=$(git -C %[1]s rev-parse HEAD 2>/dev/null || true)
+func (s inPlace) StateScript() string {
+	return readStateScript(s.root(), fmt.Sprintf(`c=$(git -C %[1]s rev-parse HEAD 2>/dev/null || true)
 echo "current $c"
-echo "commit $c"`, q(s.root()))
-	st, err := readState(ctx, conn, s.root(), cur)
+echo "commit $c"`, q(s.root())))
+}
+
+func (s inPlace) ParseState(out string) (*HostState, error) {
+	st, err := parseState(s.root(), out)
 	if err != nil {
 		return nil, err
 	}
@@ -329,10 +343,19 @@ echo "commit $c"`, q(s.root()))
 	return st, nil
 }
 
+func (s inPlace) Read(ctx context.Context, conn remote.Conn) (*HostState, error) {
+	return readState(ctx, conn, s)
+}
+
+// Prepare of a work tree cannot leave what it serves alone: there is no
+// other directory to build in. It fetches and resets the work tree to
+// commit, recording the switch in the same command, and returns the
+// release marked Current.
 func (s inPlace) Prepare(ctx context.Context, env *Env, commit string) (Release, error) {
 	if s.app.Repo == "" {
 		return Release{}, errors.New("[app] repo is not set: the hosts need the central repository to fetch from")
 	}
+	rec := Record{Release: commit, Commit: commit, Phase: PhaseSwitched, Run: env.State.RunID()}
 	// {path} already holds .deploy (the lock): init, then fetch.
 	script := fmt.Sprintf(`mkdir -p %[1]s/shared
 cd %[1]s
@@ -343,12 +366,25 @@ if [ ! -d .git ]; then
 fi
 git fetch --quiet origin
 git cat-file -e %[3]s^{commit}
-%[4]s`, q(s.root()), q(s.app.Repo), q(commit), appendLog(s.root(), Record{Release: commit, Commit: commit, Phase: PhasePrepared, Run: env.State.RunID()}))
+prev=$(git rev-parse HEAD 2>/dev/null || true)
+git reset --quiet --hard %[3]s
+echo %[3]s > REVISION
+%[4]s`, q(s.root()), q(s.app.Repo), q(commit), writeRecord(s.root(), rec, map[string]string{"previous": "prev"}))
 	if err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr,
 		ForwardAgent: s.app.ForwardAgent}); err != nil {
 		return Release{}, err
 	}
-	return Release{Name: commit, SHA: commit}, nil
+	var builds strings.Builder
+	for _, b := range s.app.Build {
+		builds.WriteString(buildScript(s.root(), b))
+	}
+	if builds.Len() > 0 {
+		if err := env.Conn.Run(ctx, &remote.Cmd{Script: "cd " + q(s.root()) + "\n" + builds.String(), Env: env.CmdEnv,
+			Stdout: env.Stdout, Stderr: env.Stderr}); err != nil {
+			return Release{}, err
+		}
+	}
+	return Release{Name: commit, SHA: commit, Current: true}, nil
 }
 
 func (s inPlace) Switch(ctx context.Context, conn remote.Conn, rec Record) error {

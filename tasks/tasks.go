@@ -78,6 +78,13 @@ type RunState struct {
 // NewRunState is the state of the run with this id.
 func NewRunState(id string) *RunState { return &RunState{id: id} }
 
+// SetRunID names the run, when it was made before its id was known.
+func (s *RunState) SetRunID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.id = id
+}
+
 // RunID is the id of the run, recorded with each transition.
 func (s *RunState) RunID() string {
 	s.mu.Lock()
