@@ -94,6 +94,8 @@ type RunResult struct {
 	// why.
 	States  map[string]*tasks.HostState
 	Unknown map[string]string
+	// LocksLeft are the hosts whose lock could not be released, and why.
+	LocksLeft map[string]string
 	// JournalErr is a failure to record the run on a host; the run itself
 	// is not undone by it.
 	JournalErr error
@@ -189,13 +191,21 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 	hasRoot := r.DF.App.Path != "" && len(remoteHosts) > 0
 	record := hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
+	unlock := func() {}
 	switch {
 	case record:
 		locks, err := r.takeLocks(ctx, remoteHosts, info)
 		if err != nil {
 			return nil, err
 		}
-		defer r.releaseLocks(ctx, locks, info)
+		released := false
+		unlock = func() {
+			if !released {
+				released = true
+				res.LocksLeft = r.releaseLocks(ctx, locks, info)
+			}
+		}
+		defer unlock()
 	case hasRoot:
 		var failed map[string]error
 		if r.rel, failed = r.readStates(ctx, remoteHosts); len(failed) > 0 {
@@ -270,6 +280,11 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 		}
 		res.SHA = r.State.SHA()
 		res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
+	}
+	unlock()
+	for _, h := range slices.Sorted(maps.Keys(res.LocksLeft)) {
+		pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: h, Stream: "stderr",
+			Line: fmt.Sprintf("the deploy lock could not be released (%s): run `deploy unlock %s` once the host is reachable", res.LocksLeft[h], h)})
 	}
 	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
 	return res, nil

@@ -21,17 +21,19 @@ import (
 // JournalEntry is one run as one host records it: a line of JSON appended
 // to {path}/.deploy/journal.
 type JournalEntry struct {
-	ID       string        `json:"id"`
-	Time     time.Time     `json:"time"`
-	Owner    string        `json:"owner"` // user@machine
-	User     string        `json:"user"`
-	Machine  string        `json:"machine"`
-	Task     string        `json:"task"`
-	Target   string        `json:"target"`
-	Host     string        `json:"host"`
-	FromSHA  string        `json:"from_sha,omitempty"`
-	ToSHA    string        `json:"to_sha,omitempty"`
-	Result   string        `json:"result"` // ok, failed, interrupted, rolled back
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Owner   string    `json:"owner"` // user@machine
+	User    string    `json:"user"`
+	Machine string    `json:"machine"`
+	Task    string    `json:"task"`
+	Target  string    `json:"target"`
+	Host    string    `json:"host"`
+	FromSHA string    `json:"from_sha,omitempty"`
+	ToSHA   string    `json:"to_sha,omitempty"`
+	Result  string    `json:"result"` // ok, failed, interrupted, rolled back
+	// State is the host's release state as the run ended, as read from it.
+	State    string        `json:"state,omitempty"`
 	Duration float64       `json:"duration_s"`
 	Steps    []JournalStep `json:"steps"`
 }
@@ -78,12 +80,21 @@ func (r *Runner) onEachHost(ctx context.Context, hosts []*Host, fn func(h *Host,
 // writeJournal appends the run's line to the journal of each host. It
 // runs even when ctx is cancelled, so an interrupted run is recorded.
 func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo, res *RunResult, result string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	return r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
 		user, machine, _ := strings.Cut(info.Owner, "@")
 		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, User: user, Machine: machine, Task: info.Task, Target: info.Target,
 			Host: h.Name, ToSHA: res.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
+		if hr := r.rel.get(h.Name); hr != nil {
+			e.FromSHA = hr.startCommit()
+			e.State = hr.st.String()
+		}
+		if st := res.States[h.Name]; st != nil {
+			e.State = st.String()
+		} else if why, ok := res.Unknown[h.Name]; ok {
+			e.State = "unknown: " + why
+		}
 		for _, sr := range res.Results {
 			if sr.Host == h.Name || sr.Host == LocalHost {
 				e.Steps = append(e.Steps, JournalStep{Step: res.Steps[sr.Step], Outcome: sr.Outcome,

@@ -260,19 +260,31 @@ func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*H
 // releaseLocks removes the locks this run took — only if they still hold
 // its id — even when ctx is cancelled (Ctrl-C): a run never leaves its
 // lock behind while it can reach the host.
-func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockInfo) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockInfo) map[string]string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	var mu sync.Mutex
+	left := map[string]string{}
 	var g errgroup.Group
 	for _, l := range locks {
 		g.Go(func() error {
 			script := fmt.Sprintf(`if grep -q %s %s/info 2>/dev/null; then rm -rf %s; fi`,
 				remote.MustQuote(`"id":"`+info.ID+`"`), remote.MustQuote(l.dir), remote.MustQuote(l.dir))
-			return l.conn.Run(ctx, &remote.Cmd{Script: script})
+			if err := l.conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
+				mu.Lock()
+				left[l.host] = err.Error()
+				mu.Unlock()
+			}
+			return nil
 		})
 	}
 	g.Wait()
+	return left
 }
+
+// cleanupTimeout bounds each command a run still sends once it is over or
+// interrupted: the journal, the unlock.
+const cleanupTimeout = 5 * time.Second
 
 // Unlock removes the lock on every host of hosts, whoever holds it, and
 // returns what each held (hosts without a lock are left out).

@@ -16,7 +16,10 @@ import (
 
 // settleTimeout bounds what a failed or interrupted run still does on the
 // hosts: roll back, reload, read the state again.
-const settleTimeout = 45 * time.Second
+const (
+	settleTimeout            = 45 * time.Second
+	interruptedSettleTimeout = 15 * time.Second
+)
 
 // hostRelease is a host's release state during a run and the strategy
 // that moves it. Only the steps of that host touch it.
@@ -179,7 +182,11 @@ func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *Host)
 // reads the states once more for the summary and the journal. A host that
 // cannot be read is unknown, never assumed.
 func (r *Runner) settle(ctx context.Context, res *RunResult, steps []*prepared, hosts []*Host, pr Printer) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	timeout := settleTimeout
+	if ctx.Err() != nil {
+		timeout = interruptedSettleTimeout // the user wants out
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	r.verify(ctx, res, hosts)
 	var back []*Host

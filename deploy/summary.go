@@ -81,13 +81,34 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 			}
 		}
 		fmt.Fprintln(w, "  No later step ran.")
-		if res.RolledBack {
-			fmt.Fprintln(w, "  Every host was switched back to its previous release, and reloaded.")
-		}
 	} else if counts[Changed] == 0 && counts[Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
 	}
+	writeHostStates(w, st, res)
 	if res.JournalErr != nil {
 		fmt.Fprintf(w, "%s the run could not be recorded in the journal: %v\n", st.Yellow("!"), res.JournalErr)
+	}
+}
+
+// writeHostStates says what each host is after a failed or interrupted
+// run, as read back from it: never what the engine meant to do.
+func writeHostStates(w io.Writer, st Style, res *RunResult) {
+	if len(res.States) == 0 && len(res.Unknown) == 0 {
+		return
+	}
+	if res.RolledBack {
+		fmt.Fprintln(w, "  Every host this run had switched was switched back to its previous release, and reloaded.")
+	}
+	fmt.Fprintln(w, "  What each host is now, read back from it:")
+	width := 0
+	for _, h := range res.Hosts {
+		width = max(width, len(h))
+	}
+	for _, h := range res.Hosts {
+		if s := res.States[h]; s != nil {
+			fmt.Fprintf(w, "    %-*s  %s\n", width, h, s)
+		} else if why, ok := res.Unknown[h]; ok {
+			fmt.Fprintf(w, "    %-*s  %s %s — `deploy status %s` tells once it is reachable\n", width, h, st.Red("unknown:"), why, h)
+		}
 	}
 }
