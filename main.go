@@ -162,6 +162,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to confirmations"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "evaluate every guard and change nothing (as deploy plan)"},
+			&cli.DurationFlag{Name: "lock-wait", Usage: "when another run holds the lock, wait up to `DURATION` (30s, 5m) for it, then go on"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit `MESSAGE` for the commit step"},
 			&cli.BoolFlag{Name: "retest", Usage: "run the tests even if this exact tree passed before"},
 			&cli.StringFlag{Name: "branch", Usage: "deploy `BRANCH` (checked out) instead of [app] branch"},
@@ -245,6 +246,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				BashComplete: completeGroups,
 				OnUsageError: usageErr,
 			},
+			statusCommand(),
 			{
 				Name:         "releases",
 				Usage:        "list the releases on the hosts of a target, with their commit and time",
@@ -454,7 +456,7 @@ func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
 	pr := printer(c, hosts)
 	state := &tasks.RunState{}
 	runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: target, DryRun: c.Bool("dry-run"),
-		Builtins: tasks.Builtins(), Laptop: laptop(c, df, conns, pr, state), State: state}
+		Builtins: tasks.Builtins(), Laptop: laptop(c, df, conns, pr, state), State: state, LockWait: c.Duration("lock-wait")}
 	res, err := runner.Run(c.Context, task, hosts)
 	return runResult(c, res, err)
 }
@@ -509,8 +511,8 @@ func cmdRollback(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if df.App.Path == "" || df.App.Strategy != deploy.StrategyReleases {
-		return usagef("rollback needs [app] path and strategy = \"releases\"")
+	if df.App.Path == "" {
+		return usagef("rollback needs [app] path, the deploy root on the hosts")
 	}
 	target := c.Args().First()
 	hosts, conns, err := connectTarget(c, df, target)
@@ -527,7 +529,8 @@ func cmdRollback(c *cli.Context) error {
 			return usagef("not confirmed; nothing was changed")
 		}
 	}
-	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, Builtins: tasks.Builtins()}
+	runner := &deploy.Runner{DF: df, Conns: conns, Printer: printer(c, hosts), Target: target, Builtins: tasks.Builtins(),
+		LockWait: c.Duration("lock-wait")}
 	res, err := runner.Rollback(c.Context, df.App.DefaultTask, hosts, c.String("to"))
 	return runResult(c, res, err)
 }

@@ -197,7 +197,7 @@ func Builtins() []string { return tasks.Names() }
 // Subcommands are the CLI's command names. A group or host may not take one
 // of them: `deploy NAME` would be ambiguous.
 func Subcommands() []string {
-	return []string{"run", "exec", "plan", "rollback", "releases", "history", "unlock",
+	return []string{"run", "exec", "plan", "rollback", "releases", "status", "history", "unlock",
 		"hook", "tasks", "hosts", "check", "init", "version", "completion", "help", "h"}
 }
 

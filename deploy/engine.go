@@ -223,7 +223,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 			return nil, err
 		}
 		for _, p := range prepared {
-			p.hosts = slices.DeleteFunc(p.hosts, func(h *Host) bool { return !slices.Contains(keep, h) })
+			p.hosts = slices.DeleteFunc(slices.Clone(p.hosts), func(h *Host) bool { return !slices.Contains(keep, h) })
 		}
 	}
 	for _, h := range hosts {

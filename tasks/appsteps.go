@@ -242,6 +242,39 @@ func (healthcheckStep) Run(ctx context.Context, env *Env) error {
 	return applyStep(ctx, env, script, PhaseHealthy)
 }
 
+// Prober is a step that can ask a host's app what it serves: deploy
+// status uses the answer to tell the commit served.
+type Prober interface {
+	Step
+	// Probe is a script that prints the app's answer once; "" when the
+	// step has nothing to ask.
+	Probe(env *Env) string
+}
+
+func (healthcheckStep) Probe(env *Env) string {
+	if url, _ := env.With["url"].(string); url != "" {
+		return probeScript(env)
+	}
+	return ""
+}
+
+// probeScript asks once: the URL fetched on the host, or the command.
+func probeScript(env *Env) string {
+	str := func(k string) string { s, _ := env.With[k].(string); return s }
+	switch {
+	case str("url") != "":
+		// Hosts have sh, not always curl: take what is there.
+		return fmt.Sprintf(`url=%[1]s
+if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$url"
+elif command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$url"
+else %[2]s -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$url"
+fi`, q(str("url")), q(env.App.Python))
+	case str("command") != "":
+		return str("command")
+	}
+	return ""
+}
+
 // healthInterval is how long the health check waits between tries.
 const healthInterval = "0.2"
 
@@ -255,18 +288,8 @@ func healthScript(env *Env) (string, error) {
 		}
 		timeout = d
 	}
-	var probe string
-	switch {
-	case str("url") != "":
-		// Hosts have sh, not always curl: take what is there.
-		probe = fmt.Sprintf(`url=%[1]s
-if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$url"
-elif command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$url"
-else %[2]s -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$url"
-fi`, q(str("url")), q(env.App.Python))
-	case str("command") != "":
-		probe = str("command")
-	default:
+	probe := probeScript(env)
+	if probe == "" {
 		return "", errors.New("healthcheck needs with.url (fetched on the host) or with.command")
 	}
 	secs := int((timeout + time.Second - 1) / time.Second)
