@@ -1,10 +1,10 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
@@ -39,14 +40,14 @@ const (
 // where it came from, and the groups that narrow its hosts (its own `on`
 // and the `on` of every task step that led to it).
 type planStep struct {
-	step  *Step
+	step  *config.Step
 	task  string
 	label string // "deploy[3]", "release[1] > deploy[3]"
 	on    []string
 }
 
 // unroll flattens a task: a task step becomes the steps of its task.
-func (df *Deployfile) unroll(task string, on []string, prefix string) []planStep {
+func unroll(df *config.Deployfile, task string, on []string, prefix string) []planStep {
 	var out []planStep
 	for i, s := range df.Tasks[task].Steps {
 		label := fmt.Sprintf("%s%s[%d]", prefix, task, i+1)
@@ -54,8 +55,8 @@ func (df *Deployfile) unroll(task string, on []string, prefix string) []planStep
 		if s.On != "" {
 			stepOn = append(slices.Clone(on), s.On)
 		}
-		if s.Kind == StepTask {
-			out = append(out, df.unroll(s.Arg, stepOn, label+" > ")...)
+		if s.Kind == config.StepTask {
+			out = append(out, unroll(df, s.Arg, stepOn, label+" > ")...)
 			continue
 		}
 		out = append(out, planStep{step: s, task: task, label: label, on: stepOn})
@@ -93,9 +94,9 @@ type RunResult struct {
 	JournalErr error
 }
 
-// Runner runs tasks of a Deployfile over hosts.
+// Runner runs tasks of a config.Deployfile over hosts.
 type Runner struct {
-	DF      *Deployfile
+	DF      *config.Deployfile
 	Conns   connector
 	Printer Printer
 	// Target is how the hosts were named (a group, a list), for the lock
@@ -133,14 +134,14 @@ var errAbort = errors.New("cancelled: another host failed this step")
 // Run runs task over hosts. Before anything runs it checks every step's
 // targeting and variables, so a bad run changes nothing anywhere. A failed
 // step stops the run: no later step starts on any host.
-func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResult, error) {
+func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*RunResult, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
-		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.KnownTasksFix(task))
 	}
 	if r.State == nil {
 		r.State = &tasks.RunState{}
 	}
-	steps := r.DF.unroll(task, nil, "")
+	steps := unroll(r.DF, task, nil, "")
 	prepared, secrets, err := r.prepare(steps, hosts)
 	if err != nil {
 		return nil, err
@@ -151,13 +152,13 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 // execute runs prepared steps over hosts: lock, steps in order, switch,
 // rollback on a failure after the switch, pruning, journal. before, when
 // set, runs once the lock is held, before the first step.
-func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepared []*prepared, secrets []string, before func(ctx context.Context) error) (*RunResult, error) {
+func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host, prepared []*prepared, secrets []string, before func(ctx context.Context) error) (*RunResult, error) {
 	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
 	res := &RunResult{Task: task, DryRun: r.DryRun}
 
 	// The hosts remote steps run on are locked for the run, and record it
 	// in their journal; that needs a deploy root ([app] path).
-	var remoteHosts []*Host
+	var remoteHosts []*config.Host
 	for _, p := range prepared {
 		for _, h := range p.hosts {
 			if !h.Local() && !slices.Contains(remoteHosts, h) {
@@ -220,10 +221,10 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 	// events were.
 	for i := range res.Results {
 		sr := &res.Results[i]
-		sr.Reason = maskAll(sr.Reason, secrets)
-		sr.Command = maskAll(sr.Command, secrets)
+		sr.Reason = config.Mask(sr.Reason, secrets)
+		sr.Command = config.Mask(sr.Command, secrets)
 		for j, l := range sr.Stderr {
-			sr.Stderr[j] = maskAll(l, secrets)
+			sr.Stderr[j] = config.Mask(l, secrets)
 		}
 	}
 	if res.Failure != nil {
@@ -263,7 +264,7 @@ type prepared struct {
 	title    string
 	local    bool
 	isSwitch bool // the switch of `current`, planned after the release is built
-	hosts    []*Host
+	hosts    []*config.Host
 	cmds     map[string]*hostCmd // by host name; "local" for local steps
 }
 
@@ -278,12 +279,12 @@ type hostCmd struct {
 	src, to string // upload
 	with    map[string]any
 	builds  []tasks.Build // [app] build, for the pull step
-	scope   *scope
+	scope   *config.Scope
 }
 
 func (p *prepared) hostNames() []string {
 	if p.local {
-		return []string{LocalHost}
+		return []string{config.LocalHost}
 	}
 	names := make([]string, len(p.hosts))
 	for i, h := range p.hosts {
@@ -295,25 +296,25 @@ func (p *prepared) hostNames() []string {
 // prepare resolves every step's hosts and fills in every variable, so that
 // all mistakes surface before the first command runs. It returns the
 // secrets to mask: secret variables and env values.
-func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string, error) {
+func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, []string, error) {
 	var out []*prepared
 	var errs []string
 	secretSet := map[string]bool{}
-	scopes := map[string]*scope{}
-	scopeOf := func(h *Host) (*scope, error) {
-		key := LocalHost + "\x00"
+	scopes := map[string]*config.Scope{}
+	scopeOf := func(h *config.Host) (*config.Scope, error) {
+		key := config.LocalHost + "\x00"
 		if h != nil {
 			key = h.Name
 		}
 		if s, ok := scopes[key]; ok {
 			return s, nil
 		}
-		s, err := r.DF.scopeFor(h)
+		s, err := r.DF.Scope(h)
 		if err != nil {
 			return nil, err
 		}
-		s.vars["sha"] = shaPlaceholder
-		for _, sec := range s.secrets {
+		s = s.With("sha", shaPlaceholder)
+		for _, sec := range s.Secrets() {
 			secretSet[sec] = true
 		}
 		scopes[key] = s
@@ -322,24 +323,24 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 	for _, ps := range steps {
 		s := ps.step
 		p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}}
-		if s.Kind == StepBuiltin {
+		if s.Kind == config.StepBuiltin {
 			if _, ok := r.Builtins[s.Arg]; !ok {
 				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
 				continue
 			}
 		}
 		_, localBuiltin := r.Builtins[s.Arg].(tasks.LocalStep)
-		if s.Kind == StepLocal || (s.Kind == StepBuiltin && localBuiltin) {
+		if s.Kind == config.StepLocal || (s.Kind == config.StepBuiltin && localBuiltin) {
 			p.local = true
 			sc, err := scopeOf(nil)
 			if err == nil {
 				var hc *hostCmd
 				if hc, err = fill(s, sc); err == nil {
 					// Local commands run in the project: the
-					// Deployfile's directory, wherever deploy started.
-					hc.dir, err = filepath.Abs(cmpOr(r.DF.relative(hc.dir), filepath.Dir(r.DF.File)))
+					// config.Deployfile's directory, wherever deploy started.
+					hc.dir, err = filepath.Abs(cmp.Or(r.DF.Relative(hc.dir), filepath.Dir(r.DF.File)))
 				}
-				p.cmds[LocalHost] = hc
+				p.cmds[config.LocalHost] = hc
 			}
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s (local): %v", ps.label, err))
@@ -347,7 +348,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 			out = append(out, p)
 			continue
 		}
-		p.hosts = r.DF.narrow(hosts, ps.on)
+		p.hosts = narrow(r.DF, hosts, ps.on)
 		if len(p.hosts) == 0 {
 			errs = append(errs, fmt.Sprintf("%s runs on group %s, and none of the target's hosts (%s) is in it",
 				ps.label, strings.Join(ps.on, " and "), strings.Join(names(hosts), ", ")))
@@ -362,8 +363,8 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 				var hc *hostCmd
 				hc, err = fill(s, sc)
 				if hc != nil {
-					hc.src = r.DF.relative(hc.src)
-					if err == nil && s.Kind == StepBuiltin && s.Arg == "pull" {
+					hc.src = r.DF.Relative(hc.src)
+					if err == nil && s.Kind == config.StepBuiltin && s.Arg == "pull" {
 						hc.builds, err = fillBuilds(r.DF.App.Build, sc)
 					}
 				}
@@ -402,9 +403,9 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 // that acts on the release in use (reload, healthcheck), else at the end.
 // It runs on the hosts that build a release.
 func (r *Runner) planSwitch(steps []*prepared) []*prepared {
-	var hosts []*Host
+	var hosts []*config.Host
 	for _, p := range steps {
-		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.PreparesRelease); ok && p.ps.step.Kind == StepBuiltin {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.PreparesRelease); ok && p.ps.step.Kind == config.StepBuiltin {
 			for _, h := range p.hosts {
 				if !slices.Contains(hosts, h) {
 					hosts = append(hosts, h)
@@ -415,11 +416,11 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 	if len(hosts) == 0 {
 		return steps
 	}
-	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "release"},
+	sw := &prepared{ps: planStep{step: &config.Step{Kind: config.StepBuiltin, Arg: "switch"}, label: "release"},
 		title: "switch current", isSwitch: true, hosts: hosts}
 	at := len(steps)
 	for i, p := range steps {
-		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch); ok && p.ps.step.Kind == StepBuiltin {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch); ok && p.ps.step.Kind == config.StepBuiltin {
 			at = i
 			break
 		}
@@ -427,8 +428,14 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 	return slices.Insert(steps, at, sw)
 }
 
+// expandShell puts each {{name}} into shell text as one quoted word, so a
+// value can never become a command.
+func expandShell(sc *config.Scope, text string) (string, error) {
+	return sc.Expand(text, remote.Quote)
+}
+
 // fill fills in the variables of a step for one scope.
-func fill(s *Step, sc *scope) (*hostCmd, error) {
+func fill(s *config.Step, sc *config.Scope) (*hostCmd, error) {
 	hc := &hostCmd{scope: sc, env: map[string]string{}}
 	var err error
 	shell := func(t string) string {
@@ -436,7 +443,7 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 			return ""
 		}
 		var out string
-		out, err = sc.expandShell(t)
+		out, err = expandShell(sc, t)
 		return out
 	}
 	raw := func(t string) string {
@@ -444,13 +451,13 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 			return ""
 		}
 		var out string
-		out, err = sc.expandRaw(t)
+		out, err = sc.ExpandRaw(t)
 		return out
 	}
 	switch s.Kind {
-	case StepRun, StepLocal:
+	case config.StepRun, config.StepLocal:
 		hc.script = shell(s.Arg)
-	case StepUpload:
+	case config.StepUpload:
 		hc.src, hc.to = raw(s.Arg), raw(s.To)
 	}
 	if s.With != nil {
@@ -478,10 +485,10 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 
 // fillBuilds fills in the variables of [app] build for a host: quoted
 // words in the command, plain text in the paths.
-func fillBuilds(builds []Build, sc *scope) ([]tasks.Build, error) {
+func fillBuilds(builds []config.Build, sc *config.Scope) ([]tasks.Build, error) {
 	out := make([]tasks.Build, 0, len(builds))
 	for _, b := range builds {
-		run, err := sc.expandShell(b.Run)
+		run, err := expandShell(sc, b.Run)
 		if err != nil {
 			return nil, fmt.Errorf("[app] build: %w", err)
 		}
@@ -491,12 +498,12 @@ func fillBuilds(builds []Build, sc *scope) ([]tasks.Build, error) {
 }
 
 // narrow keeps the hosts that are in every group of on.
-func (df *Deployfile) narrow(hosts []*Host, on []string) []*Host {
-	var out []*Host
+func narrow(df *config.Deployfile, hosts []*config.Host, on []string) []*config.Host {
+	var out []*config.Host
 	for _, h := range hosts {
 		in := true
 		for _, g := range on {
-			if !slices.ContainsFunc(df.GroupHosts(g), func(x *Host) bool { return x.Name == h.Name }) {
+			if !slices.ContainsFunc(df.GroupHosts(g), func(x *config.Host) bool { return x.Name == h.Name }) {
 				in = false
 				break
 			}
@@ -508,7 +515,7 @@ func (df *Deployfile) narrow(hosts []*Host, on []string) []*Host {
 	return out
 }
 
-func names(hosts []*Host) []string {
+func names(hosts []*config.Host) []string {
 	out := make([]string, len(hosts))
 	for i, h := range hosts {
 		out[i] = h.Name
@@ -548,7 +555,7 @@ func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer
 		for i, h := range group {
 			g.Go(func() error {
 				out[i] = r.runOn(stepCtx, index, p, h, pr)
-				if out[i].Outcome == Failed && p.ps.step.OnFailure != OnFailureWait && !p.ps.step.IgnoreErrors {
+				if out[i].Outcome == Failed && p.ps.step.OnFailure != config.OnFailureWait && !p.ps.step.IgnoreErrors {
 					once.Do(func() { cancel(errAbort) })
 				}
 				return nil
@@ -562,8 +569,8 @@ func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer
 }
 
 // runOn runs a step on one host (nil: locally), guards first.
-func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr Printer) StepResult {
-	name := LocalHost
+func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Host, pr Printer) StepResult {
+	name := config.LocalHost
 	if h != nil {
 		name = h.Name
 	}
@@ -632,12 +639,12 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	stdout, stderr := stream("stdout", nil), stream("stderr", tail)
 	var builtin tasks.Step
 	var env *tasks.Env
-	if s.Kind == StepBuiltin {
+	if s.Kind == config.StepBuiltin {
 		// A built-in step knows whether it is done already: the same
 		// check serves the run and the plan.
 		builtin = r.Builtins[s.Arg]
-		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: hc.with, Stdout: stdout, Stderr: stderr,
-			CmdEnv: hc.env, State: r.State, App: &tasks.App{Repo: r.DF.App.Repo, Path: hc.scope.vars["path"],
+		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.Vars(), With: hc.with, Stdout: stdout, Stderr: stderr,
+			CmdEnv: hc.env, State: r.State, App: &tasks.App{Repo: r.DF.App.Repo, Path: hc.scope.Get("path"),
 				Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared, Python: r.DF.App.Python, Build: hc.builds,
 				ForwardAgent: r.DF.App.ForwardAgent}}
 		// This machine's side: the local steps work in its repository,
@@ -645,7 +652,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		env.Laptop = r.Laptop
 		done, reason, err := builtin.Check(ctx, env)
 		if err != nil {
-			sr.Outcome, sr.Reason = Failed, "check: "+hc.scope.mask(err.Error())
+			sr.Outcome, sr.Reason = Failed, "check: "+hc.scope.Mask(err.Error())
 			return end()
 		}
 		if done {
@@ -660,11 +667,11 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	}
 
 	switch s.Kind {
-	case StepRun, StepLocal:
+	case config.StepRun, config.StepLocal:
 		c := base
 		c.Script, c.Stdout, c.Stderr = inDir(hc.dir, hc.script), stdout, stderr
 		err = conn.Run(ctx, &c)
-	case StepUpload:
+	case config.StepUpload:
 		err = conn.Upload(ctx, hc.src, hc.to)
 		if err == nil && s.Mode != "" {
 			c := base
@@ -672,7 +679,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 			c.Stderr = stderr
 			err = conn.Run(ctx, &c)
 		}
-	case StepBuiltin:
+	case config.StepBuiltin:
 		err = builtin.Run(ctx, env)
 	}
 	stdout.Flush()
@@ -696,14 +703,14 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	default:
 		sr.Outcome, sr.Reason = Failed, err.Error()
 	}
-	sr.Reason = hc.scope.mask(sr.Reason)
+	sr.Reason = hc.scope.Mask(sr.Reason)
 	if sr.Outcome == Failed {
 		switch s.Kind {
-		case StepRun, StepLocal:
+		case config.StepRun, config.StepLocal:
 			sr.Command = hc.script
-		case StepUpload:
+		case config.StepUpload:
 			sr.Command = "upload " + hc.src + " to " + hc.to
-		case StepBuiltin:
+		case config.StepBuiltin:
 			sr.Command = "builtin " + s.Arg
 		}
 	}
@@ -735,9 +742,9 @@ func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Print
 			}
 			conn, err := r.Conns.Conn(ctx, h)
 			if err == nil {
-				var sc *scope
-				if sc, err = r.DF.scopeFor(h); err == nil {
-					previous[i], err = tasks.Switch(ctx, conn, sc.vars["path"], pending[h.Name])
+				var sc *config.Scope
+				if sc, err = r.DF.Scope(h); err == nil {
+					previous[i], err = tasks.Switch(ctx, conn, sc.Get("path"), pending[h.Name])
 				}
 			}
 			if err != nil {
@@ -762,8 +769,8 @@ func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Print
 				continue
 			}
 			if conn, err := r.Conns.Conn(bctx, h); err == nil {
-				if sc, err := r.DF.scopeFor(h); err == nil {
-					if _, err := tasks.Switch(bctx, conn, sc.vars["path"], previous[i]); err == nil {
+				if sc, err := r.DF.Scope(h); err == nil {
+					if _, err := tasks.Switch(bctx, conn, sc.Get("path"), previous[i]); err == nil {
 						results[i].Reason = "switched back: another host failed to switch"
 					}
 				}
@@ -784,7 +791,7 @@ func (r *Runner) rollBack(ctx context.Context, res *RunResult, steps []*prepared
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	var hosts []*Host
+	var hosts []*config.Host
 	back := map[string]string{}
 	for _, h := range r.DF.Hosts() {
 		if sw, ok := switched[h.Name]; ok && sw[0] != "" {
@@ -802,14 +809,14 @@ func (r *Runner) rollBack(ctx context.Context, res *RunResult, steps []*prepared
 	}
 	title := "switch back (rollback)"
 	res.Steps = append(res.Steps, title)
-	p := &prepared{title: title, isSwitch: true, hosts: hosts, ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "rollback"}}
+	p := &prepared{title: title, isSwitch: true, hosts: hosts, ps: planStep{step: &config.Step{Kind: config.StepBuiltin, Arg: "switch"}, label: "rollback"}}
 	res.Results = append(res.Results, r.switchAll(ctx, len(res.Steps)-1, p, pr)...)
 	for _, q := range steps {
-		if q.isSwitch || q.ps.step.Kind != StepBuiltin || q.ps.step.Arg != "reload" {
+		if q.isSwitch || q.ps.step.Kind != config.StepBuiltin || q.ps.step.Arg != "reload" {
 			continue
 		}
 		again := *q
-		again.hosts = slices.DeleteFunc(slices.Clone(q.hosts), func(h *Host) bool { _, ok := back[h.Name]; return !ok })
+		again.hosts = slices.DeleteFunc(slices.Clone(q.hosts), func(h *config.Host) bool { _, ok := back[h.Name]; return !ok })
 		again.title = q.title + " (rollback)"
 		res.Steps = append(res.Steps, again.title)
 		res.Results = append(res.Results, r.runStep(ctx, len(res.Steps)-1, &again, pr)...)
@@ -820,14 +827,14 @@ func (r *Runner) rollBack(ctx context.Context, res *RunResult, steps []*prepared
 // prune removes old releases on the hosts this run switched, keeping
 // [app] keep_releases, never the one in use nor the one before it.
 func (r *Runner) prune(ctx context.Context, pr Printer) {
-	var hosts []*Host
+	var hosts []*config.Host
 	for _, h := range r.DF.Hosts() {
 		if r.State.HasSwitched(h.Name) {
 			hosts = append(hosts, h)
 		}
 	}
-	r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
-		removed, err := tasks.PruneReleases(ctx, conn, sc.vars["path"], r.DF.App.KeepReleases)
+	r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
+		removed, err := tasks.PruneReleases(ctx, conn, sc.Get("path"), r.DF.App.KeepReleases)
 		line := ""
 		switch {
 		case err != nil:
@@ -845,16 +852,16 @@ func (r *Runner) prune(ctx context.Context, pr Printer) {
 // Rollback switches every host to its previous release (or the one named
 // by to: a release name or a sha prefix), then runs the reload steps of
 // task there. Every host must have that release, or nothing is switched.
-func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to string) (*RunResult, error) {
+func (r *Runner) Rollback(ctx context.Context, task string, hosts []*config.Host, to string) (*RunResult, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
-		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.KnownTasksFix(task))
 	}
 	if r.State == nil {
 		r.State = &tasks.RunState{}
 	}
 	var reloads []planStep
-	for _, ps := range r.DF.unroll(task, nil, "") {
-		if ps.step.Kind == StepBuiltin && ps.step.Arg == "reload" {
+	for _, ps := range unroll(r.DF, task, nil, "") {
+		if ps.step.Kind == config.StepBuiltin && ps.step.Arg == "reload" {
 			reloads = append(reloads, ps)
 		}
 	}
@@ -862,15 +869,15 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to st
 	if err != nil {
 		return nil, err
 	}
-	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "rollback"},
+	sw := &prepared{ps: planStep{step: &config.Step{Kind: config.StepBuiltin, Arg: "switch"}, label: "rollback"},
 		title: "switch to the release before", isSwitch: true, hosts: hosts}
 	// Once the lock is held, find every host's target; any host without
 	// one refuses the whole rollback before anything switches.
 	choose := func(ctx context.Context) error {
 		var mu sync.Mutex
 		var problems []string
-		err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
-			rels, err := tasks.ListReleases(ctx, conn, sc.vars["path"])
+		err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
+			rels, err := tasks.ListReleases(ctx, conn, sc.Get("path"))
 			if err != nil {
 				return err
 			}
@@ -881,7 +888,7 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to st
 			case err != nil:
 				problems = append(problems, h.Name+": "+err.Error())
 			case !target.Current:
-				r.State.Prepared(h.Name, sc.vars["path"]+"/releases/"+target.Name)
+				r.State.Prepared(h.Name, sc.Get("path")+"/releases/"+target.Name)
 				r.State.SetSHA(target.SHA)
 			}
 			return nil
@@ -899,7 +906,7 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to st
 }
 
 // endAll ends a step the same way on every host.
-func (r *Runner) endAll(index int, hosts []*Host, outcome Outcome, reason string, pr Printer) []StepResult {
+func (r *Runner) endAll(index int, hosts []*config.Host, outcome Outcome, reason string, pr Printer) []StepResult {
 	out := make([]StepResult, len(hosts))
 	for i, h := range hosts {
 		out[i] = StepResult{Step: index, Host: h.Name, Status: -1, Outcome: outcome, Reason: reason}
@@ -910,43 +917,20 @@ func (r *Runner) endAll(index int, hosts []*Host, outcome Outcome, reason string
 
 // refill fills a step's variables again when it is about to run: {{sha}}
 // is known only once the commit to deploy is (push records it).
-func (r *Runner) refill(s *Step, hc *hostCmd) (*hostCmd, error) {
-	uses := false
-	texts := append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, mapValues(s.Env)...)
-	for _, v := range s.With {
-		if str, ok := v.(string); ok {
-			texts = append(texts, str)
-		}
-	}
-	for _, t := range texts {
-		for _, m := range templateRef.FindAllStringSubmatch(t, -1) {
-			uses = uses || m[1] == "sha"
-		}
-	}
-	if !uses {
+func (r *Runner) refill(s *config.Step, hc *hostCmd) (*hostCmd, error) {
+	if !s.Uses("sha") {
 		return hc, nil
 	}
 	sha := r.State.SHA()
 	if sha == "" {
 		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
 	}
-	sc := *hc.scope
-	sc.vars = maps.Clone(hc.scope.vars)
-	sc.vars["sha"] = sha
-	filled, err := fill(s, &sc)
+	filled, err := fill(s, hc.scope.With("sha", sha))
 	if err != nil {
 		return nil, err
 	}
 	filled.src, filled.builds = hc.src, hc.builds
 	return filled, nil
-}
-
-func mapValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 // guards evaluates creates, unless and only_if, cheapest first.
@@ -966,7 +950,7 @@ func (r *Runner) guards(hc *hostCmd, run func(script string) (bool, error)) (ski
 			return false, "", err
 		}
 		if ok {
-			return true, "unless: " + hc.scope.mask(firstLine(hc.unless, 60)) + " succeeded", nil
+			return true, "unless: " + hc.scope.Mask(config.FirstLine(hc.unless, 60)) + " succeeded", nil
 		}
 	}
 	if hc.onlyIf != "" {
@@ -975,7 +959,7 @@ func (r *Runner) guards(hc *hostCmd, run func(script string) (bool, error)) (ski
 			return false, "", err
 		}
 		if !ok {
-			return true, "only_if: " + hc.scope.mask(firstLine(hc.onlyIf, 60)) + " failed", nil
+			return true, "only_if: " + hc.scope.Mask(config.FirstLine(hc.onlyIf, 60)) + " failed", nil
 		}
 	}
 	return false, "", nil

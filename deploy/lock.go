@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 )
 
@@ -77,14 +78,14 @@ type hostLock struct {
 // mkdir either creates the directory or fails, so of two deployers only
 // one wins, with no window between a test and a set. When any host is held,
 // the locks taken so far are released and a *LockHeldError returned.
-func (r *Runner) takeLocks(ctx context.Context, hosts []*Host, info LockInfo) ([]*hostLock, error) {
+func (r *Runner) takeLocks(ctx context.Context, hosts []*config.Host, info LockInfo) ([]*hostLock, error) {
 	data, err := json.Marshal(info)
 	if err != nil {
 		return nil, err
 	}
 	var mu sync.Mutex
 	var taken []*hostLock
-	err = r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+	err = r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		base := stateDir(sc)
 		l := &hostLock{conn: conn, dir: base + "/lock"}
 		script := fmt.Sprintf(`mkdir -p %[1]s
@@ -138,10 +139,10 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 
 // Unlock removes the lock on every host of hosts, whoever holds it, and
 // returns what each held (hosts without a lock are left out).
-func (r *Runner) Unlock(ctx context.Context, hosts []*Host, remove bool) (map[string]string, error) {
+func (r *Runner) Unlock(ctx context.Context, hosts []*config.Host, remove bool) (map[string]string, error) {
 	held := map[string]string{}
 	var mu sync.Mutex
-	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		dir := remote.MustQuote(stateDir(sc) + "/lock")
 		script := "if [ -d " + dir + " ]; then cat " + dir + "/info 2>/dev/null || echo '(empty lock)'; fi"
 		if remove {
