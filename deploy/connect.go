@@ -12,7 +12,7 @@ import (
 )
 
 // SSHSettings are the SSH options of the command line; they win over the
-// config.Deployfile's [ssh] table.
+// Deployfile's [ssh] table.
 type SSHSettings struct {
 	ConfigFile        string // --ssh-config
 	AcceptNewHostKeys bool   // --accept-new-host-keys
@@ -27,7 +27,7 @@ type SSHSettings struct {
 	SudoPassword func(host, user string) ([]byte, error)
 }
 
-// Connector opens connections to a config.Deployfile's hosts: one SSH connection
+// Connector opens connections to a Deployfile's hosts: one SSH connection
 // per host for the whole run, or the local transport for "local".
 type Connector struct {
 	df   *config.Deployfile

@@ -94,7 +94,7 @@ type RunResult struct {
 	JournalErr error
 }
 
-// Runner runs tasks of a config.Deployfile over hosts.
+// Runner runs tasks of a Deployfile over hosts.
 type Runner struct {
 	DF      *config.Deployfile
 	Conns   connector
@@ -337,7 +337,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, [
 				var hc *hostCmd
 				if hc, err = fill(s, sc); err == nil {
 					// Local commands run in the project: the
-					// config.Deployfile's directory, wherever deploy started.
+					// Deployfile's directory, wherever deploy started.
 					hc.dir, err = filepath.Abs(cmp.Or(r.DF.Relative(hc.dir), filepath.Dir(r.DF.File)))
 				}
 				p.cmds[config.LocalHost] = hc

@@ -55,7 +55,7 @@ func (s Style) Green(t string) string  { return s.paint(t, color.FgGreen) }
 func (s Style) Yellow(t string) string { return s.paint(t, color.FgYellow) }
 func (s Style) Cyan(t string) string   { return s.paint(t, color.FgCyan) }
 
-// WriteErrors prints a config.Deployfile's problems, one a line: the place in
+// WriteErrors prints a Deployfile's problems, one a line: the place in
 // bold, the fix faint.
 func WriteErrors(w io.Writer, st Style, errs config.ErrorList) {
 	for _, e := range errs {
