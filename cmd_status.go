@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/ui"
 	"github.com/deploy-tool/deploy/tasks"
 )
 
@@ -39,7 +40,7 @@ func cmdStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := deploy.WriteStatus(c.App.Writer, style(c), list, c.Bool("json")); err != nil {
+	if err := ui.WriteStatus(c.App.Writer, style(c), list, c.Bool("json")); err != nil {
 		return err
 	}
 	if !deploy.Consistent(list) {

@@ -1,6 +1,7 @@
 // Command deploy ships a web application from a laptop to servers over SSH.
 // This file is the CLI wiring only: flags, commands and exit codes. The
-// work is done in package deploy.
+// work is done in packages deploy/config (the Deployfile), deploy (the
+// engine) and deploy/ui (what is shown).
 package main
 
 import (
@@ -26,6 +27,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/config"
+	"github.com/deploy-tool/deploy/deploy/ui"
 	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
@@ -95,16 +98,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &status) {
 		return int(status)
 	}
-	st := deploy.NewStyle(stderr, slices.Contains(args, "--no-color"))
+	st := ui.NewStyle(stderr, slices.Contains(args, "--no-color"))
 	asJSON := slices.Contains(args, "--json")
 
-	var list deploy.ErrorList
+	var list config.ErrorList
 	switch {
 	case errors.As(err, &list):
 		if asJSON {
 			writeJSONErrors(stdout, list)
 		}
-		deploy.WriteErrors(stderr, st, list)
+		ui.WriteErrors(stderr, st, list)
 		return exitUsage
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "%s %v\n%s\n", st.Red("deploy:"), err, st.Faint("Run `deploy help` for usage."))
@@ -121,12 +124,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitFailed
 }
 
-func writeJSONErrors(w io.Writer, list deploy.ErrorList) {
+func writeJSONErrors(w io.Writer, list config.ErrorList) {
 	enc := json.NewEncoder(w)
 	for _, e := range list {
 		enc.Encode(struct {
 			Event string `json:"event"`
-			*deploy.Error
+			*config.Error
 		}{"error", e})
 	}
 }
@@ -189,10 +192,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					return runTask(c, df, df.App.DefaultTask, name)
 				}
 			}
-			var names []string
-			for _, cmd := range c.App.Commands {
-				names = append(names, cmd.Names()...)
-			}
+			names := commandNames(c.App)
 			if s := cli.SuggestCommand(c.App.Commands, name); s != "" {
 				return usagef("%q is not a deploy command. %s", name, s)
 			}
@@ -374,7 +374,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
 
 // loadDeployfile reads the file named by -f with the --var overrides.
-func loadDeployfile(c *cli.Context) (*deploy.Deployfile, error) {
+func loadDeployfile(c *cli.Context) (*config.Deployfile, error) {
 	vars := map[string]string{}
 	for _, kv := range c.StringSlice("var") {
 		name, value, ok := strings.Cut(kv, "=")
@@ -383,11 +383,21 @@ func loadDeployfile(c *cli.Context) (*deploy.Deployfile, error) {
 		}
 		vars[name] = value
 	}
-	return deploy.Load(c.String("file"), deploy.LoadOptions{Vars: vars})
+	return config.Load(c.String("file"), config.LoadOptions{Vars: vars, Reserved: commandNames(c.App)})
 }
 
-func style(c *cli.Context) deploy.Style {
-	return deploy.NewStyle(c.App.Writer, c.Bool("no-color"))
+// commandNames are the names and aliases of the app's commands: a group or
+// host may not take one, since `deploy NAME` would be ambiguous.
+func commandNames(app *cli.App) []string {
+	var names []string
+	for _, cmd := range app.Commands {
+		names = append(names, cmd.Names()...)
+	}
+	return names
+}
+
+func style(c *cli.Context) ui.Style {
+	return ui.NewStyle(c.App.Writer, c.Bool("no-color"))
 }
 
 func maxArgs(c *cli.Context, n int) error {
@@ -405,7 +415,7 @@ func cmdTasks(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return deploy.WriteTasks(c.App.Writer, style(c), df, c.Bool("json"))
+	return ui.WriteTasks(c.App.Writer, style(c), df, c.Bool("json"))
 }
 
 func cmdHosts(c *cli.Context) error {
@@ -416,7 +426,7 @@ func cmdHosts(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := deploy.WriteHosts(c.App.Writer, style(c), df, c.Args().First(), c.Bool("json")); err != nil {
+	if err := ui.WriteHosts(c.App.Writer, style(c), df, c.Args().First(), c.Bool("json")); err != nil {
 		return usageError{err.Error()}
 	}
 	return nil
@@ -435,7 +445,7 @@ func cmdRun(c *cli.Context) error {
 
 // runTask runs a task over a target, asking first when the target wants
 // confirmation, and prints the summary.
-func runTask(c *cli.Context, df *deploy.Deployfile, task, target string) error {
+func runTask(c *cli.Context, df *config.Deployfile, task, target string) error {
 	if _, ok := df.Tasks[task]; !ok {
 		return usagef("no task %q in %s (tasks: %s)", task, df.File, strings.Join(df.TaskOrder, ", "))
 	}
@@ -477,7 +487,7 @@ func runResult(c *cli.Context, res *deploy.RunResult, err error) error {
 		return err
 	}
 	if !c.Bool("json") {
-		deploy.WriteRunSummary(c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
+		ui.WriteRunSummary(c.App.ErrWriter, ui.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
 	}
 	if res.Failure != nil {
 		return exitStatus(exitFailed)
@@ -556,7 +566,7 @@ func cmdReleases(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return deploy.WriteReleases(c.App.Writer, style(c), hosts, list, c.Bool("json"))
+	return ui.WriteReleases(c.App.Writer, style(c), hosts, list, c.Bool("json"))
 }
 
 func cmdHistory(c *cli.Context) error {
@@ -580,7 +590,7 @@ func cmdHistory(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return deploy.WriteHistory(c.App.Writer, style(c), entries, c.Bool("json"))
+	return ui.WriteHistory(c.App.Writer, style(c), entries, c.Bool("json"))
 }
 
 func cmdUnlock(c *cli.Context) error {
@@ -633,7 +643,7 @@ func cmdUnlock(c *cli.Context) error {
 // laptop is this machine's side of a run: the repository the Deployfile
 // is in, the command line's -m, --retest and --branch, and a way to run a
 // task here for the test step.
-func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr deploy.Printer, state *tasks.RunState) *tasks.Laptop {
+func laptop(c *cli.Context, df *config.Deployfile, conns *deploy.Connector, pr deploy.Printer, state *tasks.RunState) *tasks.Laptop {
 	abs, _ := filepath.Abs(df.File)
 	l := &tasks.Laptop{
 		Dir:     filepath.Dir(abs),
@@ -666,13 +676,13 @@ func laptop(c *cli.Context, df *deploy.Deployfile, conns *deploy.Connector, pr d
 // runHere returns a function that runs a task of the Deployfile on this
 // machine, printing to pr: what the test step and the pre-push hook run.
 // A failed step is an error naming the task, the step and why.
-func runHere(df *deploy.Deployfile, conns *deploy.Connector, pr deploy.Printer) func(ctx context.Context, task string) error {
+func runHere(df *config.Deployfile, conns *deploy.Connector, pr deploy.Printer) func(ctx context.Context, task string) error {
 	return func(ctx context.Context, task string) error {
-		hosts, err := df.Resolve(deploy.LocalHost)
+		hosts, err := df.Resolve(config.LocalHost)
 		if err != nil {
 			return err
 		}
-		runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: deploy.LocalHost, Builtins: tasks.Builtins()}
+		runner := &deploy.Runner{DF: df, Conns: conns, Printer: pr, Target: config.LocalHost, Builtins: tasks.Builtins()}
 		res, err := runner.Run(ctx, task, hosts)
 		if err != nil {
 			return err
@@ -798,7 +808,7 @@ func cmdHookPrePush(c *cli.Context) error {
 		return err
 	}
 	defer conns.Close()
-	pr := deploy.NewTextPrinter(c.App.ErrWriter, c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), []string{deploy.LocalHost})
+	pr := ui.NewTextPrinter(c.App.ErrWriter, c.App.ErrWriter, ui.NewStyle(c.App.ErrWriter, c.Bool("no-color")), []string{config.LocalHost})
 	if err := runHere(df, conns, pr)(c.Context, task); err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "deploy: %v: push blocked\n", err)
 		return exitStatus(exitFailed)
@@ -809,7 +819,7 @@ func cmdHookPrePush(c *cli.Context) error {
 	return nil
 }
 
-func hostList(hosts []*deploy.Host) string {
+func hostList(hosts []*config.Host) string {
 	names := make([]string, 0, len(hosts))
 	for i, h := range hosts {
 		if i == 5 {
@@ -891,7 +901,7 @@ func cmdExec(c *cli.Context) error {
 	}
 	res := deploy.Exec(c.Context, conns, hosts, opts, printer(c, hosts))
 	if !c.Bool("json") && c.Context.Err() == nil {
-		deploy.WriteExecSummary(c.App.ErrWriter, deploy.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
+		ui.WriteExecSummary(c.App.ErrWriter, ui.NewStyle(c.App.ErrWriter, c.Bool("no-color")), res)
 	}
 	if len(res.Failed()) > 0 {
 		return exitStatus(exitFailed)
@@ -901,7 +911,7 @@ func cmdExec(c *cli.Context) error {
 
 // connectTarget resolves a target (an unknown name is a usage error) and
 // makes the connector that will reach its hosts; it connects lazily.
-func connectTarget(c *cli.Context, df *deploy.Deployfile, target string) ([]*deploy.Host, *deploy.Connector, error) {
+func connectTarget(c *cli.Context, df *config.Deployfile, target string) ([]*config.Host, *deploy.Connector, error) {
 	hosts, err := df.Resolve(target)
 	if err != nil {
 		return nil, nil, usageError{err.Error()}
@@ -915,18 +925,18 @@ func connectTarget(c *cli.Context, df *deploy.Deployfile, target string) ([]*dep
 
 // printer is how a run's events are shown: JSON lines, or lines prefixed
 // by host, with a live status block when on a terminal.
-func printer(c *cli.Context, hosts []*deploy.Host) deploy.Printer {
+func printer(c *cli.Context, hosts []*config.Host) deploy.Printer {
 	if c.Bool("json") {
-		return deploy.NewJSONPrinter(c.App.Writer)
+		return ui.NewJSONPrinter(c.App.Writer)
 	}
 	names := make([]string, len(hosts))
 	for i, h := range hosts {
 		names[i] = h.Name
 	}
-	text := deploy.NewTextPrinter(c.App.Writer, c.App.ErrWriter, style(c), names)
+	text := ui.NewTextPrinter(c.App.Writer, c.App.ErrWriter, style(c), names)
 	// On a terminal, a status line per host under the output.
-	if deploy.IsTerminal(c.App.Writer) && deploy.IsTerminal(c.App.ErrWriter) {
-		return deploy.NewLivePrinter(text, c.App.ErrWriter, style(c))
+	if ui.IsTerminal(c.App.Writer) && ui.IsTerminal(c.App.ErrWriter) {
+		return ui.NewLivePrinter(text, c.App.ErrWriter, style(c))
 	}
 	return text
 }
@@ -1007,14 +1017,14 @@ func cmdCheck(c *cli.Context) error {
 }
 
 // checkTarget connects to every host of target and reports on each.
-func checkTarget(c *cli.Context, df *deploy.Deployfile, target string) error {
+func checkTarget(c *cli.Context, df *config.Deployfile, target string) error {
 	hosts, conns, err := connectTarget(c, df, target)
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
-	checks := df.CheckHosts(c.Context, conns, hosts, 100)
-	if err := deploy.WriteHostChecks(c.App.Writer, style(c), checks, c.Bool("json")); err != nil {
+	checks := deploy.CheckHosts(c.Context, df, conns, hosts, 100)
+	if err := ui.WriteHostChecks(c.App.Writer, style(c), checks, c.Bool("json")); err != nil {
 		return err
 	}
 	for _, ch := range checks {
@@ -1030,8 +1040,8 @@ func cmdInit(c *cli.Context) error {
 		return err
 	}
 	path := c.String("file")
-	if err := deploy.Init(c.Context, path); err != nil {
-		if errors.Is(err, deploy.ErrExists) {
+	if err := config.Init(c.Context, path); err != nil {
+		if errors.Is(err, config.ErrExists) {
 			return usageError{err.Error()}
 		}
 		return fmt.Errorf("init: %w", err)

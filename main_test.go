@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/config"
 )
 
 // runCLI runs the whole CLI in-process and returns its exit status and
@@ -101,7 +101,7 @@ func TestTasks(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "tasks", "--json", "-f", example)
-	var tasks []deploy.TaskSummary
+	var tasks []config.TaskSummary
 	if code != 0 || json.Unmarshal([]byte(out), &tasks) != nil || len(tasks) != 6 || tasks[1].Steps[6].Arg != "migrate" {
 		t.Errorf("tasks --json: exit %d, %s", code, out)
 	}
@@ -124,7 +124,7 @@ func TestHosts(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "hosts", "prod", "--json", "-f", example)
-	var hosts []deploy.HostSummary
+	var hosts []config.HostSummary
 	if code != 0 || json.Unmarshal([]byte(out), &hosts) != nil || len(hosts) != 3 || hosts[2].User != "deploy" || hosts[2].Host != "static1.example.com" {
 		t.Errorf("hosts prod --json: exit %d, %s", code, out)
 	}
@@ -156,7 +156,7 @@ func TestInit(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "wrote "+file) {
 		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
 	}
-	df, err := deploy.Load(file, deploy.LoadOptions{})
+	df, err := config.Load(file, config.LoadOptions{})
 	if err != nil {
 		t.Fatalf("the starter does not validate: %v", err)
 	}
@@ -241,14 +241,23 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-// The names a group may not take are exactly the CLI's commands.
-func TestSubcommandsAreReserved(t *testing.T) {
+// A group may not take the name of any of the CLI's commands, nor of
+// their aliases: the loader is given them by the app itself.
+func TestCommandNamesAreReserved(t *testing.T) {
 	app := newApp(nil, nil)
-	for _, c := range app.Commands {
-		for _, n := range c.Names() {
-			if !slices.Contains(deploy.Subcommands(), n) {
-				t.Errorf("command %q is not in deploy.Subcommands(): a group could take its name", n)
-			}
+	names := commandNames(app)
+	if len(names) < 10 || !slices.Contains(names, "exec") || !slices.Contains(names, "h") {
+		t.Fatalf("command names: %q", names)
+	}
+	for _, n := range names {
+		file := filepath.Join(t.TempDir(), "Deployfile")
+		if err := os.WriteFile(file, []byte("[hosts]\n"+n+" = [\"web1\"]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := runCLI(t, "--no-color", "-f", file, "check")
+		want := file + ":2:1: error: group name \"" + n + "\" is reserved — rename it: `deploy " + n + "` is a command"
+		if code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("group %q: exit %d, %s\nwant %s", n, code, errOut, want)
 		}
 	}
 }

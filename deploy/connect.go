@@ -1,13 +1,13 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 )
 
@@ -30,14 +30,14 @@ type SSHSettings struct {
 // Connector opens connections to a Deployfile's hosts: one SSH connection
 // per host for the whole run, or the local transport for "local".
 type Connector struct {
-	df   *Deployfile
+	df   *config.Deployfile
 	pool *remote.Pool
 }
 
 // NewConnector reads ssh_config and known_hosts; it connects lazily.
-func NewConnector(df *Deployfile, s SSHSettings) (*Connector, error) {
+func NewConnector(df *config.Deployfile, s SSHSettings) (*Connector, error) {
 	opts := remote.Options{
-		ConfigFile:        cmpOr(s.ConfigFile, df.relative(df.SSH.Config)),
+		ConfigFile:        cmp.Or(s.ConfigFile, df.Relative(df.SSH.Config)),
 		AcceptNewHostKeys: s.AcceptNewHostKeys,
 		KnownHostsFiles:   s.KnownHostsFiles,
 		IdentityFiles:     s.IdentityFiles,
@@ -53,19 +53,9 @@ func NewConnector(df *Deployfile, s SSHSettings) (*Connector, error) {
 	return &Connector{df: df, pool: pool}, nil
 }
 
-// relative resolves a path written in the Deployfile against the
-// Deployfile's directory, so `deploy -f ../app/Deployfile` finds the same
-// files as `deploy` run beside it.
-func (df *Deployfile) relative(p string) string {
-	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "~") {
-		return p
-	}
-	return filepath.Join(filepath.Dir(df.File), p)
-}
-
 // Target is how the host is reached: its spec, with [ssh] user and port
 // filling what the spec leaves out (ssh_config fills the rest).
-func (df *Deployfile) Target(h *Host) remote.Target {
+func Target(df *config.Deployfile, h *config.Host) remote.Target {
 	t := remote.Target{Host: h.Host, User: h.User, Port: h.Port}
 	if t.User == "" {
 		t.User = df.SSH.User
@@ -77,11 +67,11 @@ func (df *Deployfile) Target(h *Host) remote.Target {
 }
 
 // Conn returns the connection to h, connecting on first use.
-func (c *Connector) Conn(ctx context.Context, h *Host) (remote.Conn, error) {
+func (c *Connector) Conn(ctx context.Context, h *config.Host) (remote.Conn, error) {
 	if h.Local() {
 		return remote.Local{}, nil
 	}
-	conn, err := c.pool.Dial(ctx, c.df.Target(h))
+	conn, err := c.pool.Dial(ctx, Target(c.df, h))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", h.Name, err)
 	}

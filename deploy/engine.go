@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
@@ -39,14 +41,14 @@ const (
 // where it came from, and the groups that narrow its hosts (its own `on`
 // and the `on` of every task step that led to it).
 type planStep struct {
-	step  *Step
+	step  *config.Step
 	task  string
 	label string // "deploy[3]", "release[1] > deploy[3]"
 	on    []string
 }
 
 // unroll flattens a task: a task step becomes the steps of its task.
-func (df *Deployfile) unroll(task string, on []string, prefix string) []planStep {
+func unroll(df *config.Deployfile, task string, on []string, prefix string) []planStep {
 	var out []planStep
 	for i, s := range df.Tasks[task].Steps {
 		label := fmt.Sprintf("%s%s[%d]", prefix, task, i+1)
@@ -54,8 +56,8 @@ func (df *Deployfile) unroll(task string, on []string, prefix string) []planStep
 		if s.On != "" {
 			stepOn = append(slices.Clone(on), s.On)
 		}
-		if s.Kind == StepTask {
-			out = append(out, df.unroll(s.Arg, stepOn, label+" > ")...)
+		if s.Kind == config.StepTask {
+			out = append(out, unroll(df, s.Arg, stepOn, label+" > ")...)
 			continue
 		}
 		out = append(out, planStep{step: s, task: task, label: label, on: stepOn})
@@ -103,7 +105,7 @@ type RunResult struct {
 
 // Runner runs tasks of a Deployfile over hosts.
 type Runner struct {
-	DF      *Deployfile
+	DF      *config.Deployfile
 	Conns   connector
 	Printer Printer
 	// Target is how the hosts were named (a group, a list), for the lock
@@ -156,12 +158,12 @@ var errAbort = errors.New("cancelled: another host failed this step")
 // Run runs task over hosts. Before anything runs it checks every step's
 // targeting and variables, so a bad run changes nothing anywhere. A failed
 // step stops the run: no later step starts on any host.
-func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResult, error) {
+func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*RunResult, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
-		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.KnownTasksFix(task))
 	}
 	r.ensureState()
-	steps := r.DF.unroll(task, nil, "")
+	steps := unroll(r.DF, task, nil, "")
 	prepared, secrets, err := r.prepare(steps, hosts)
 	if err != nil {
 		return nil, err
@@ -175,7 +177,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*Host) (*RunResul
 // moved rolled back. Then pruning and the journal. before, when set, runs
 // once the states are known, before the first step; the hosts it returns
 // are the only ones the steps run on.
-func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*Host, error)) (*RunResult, error) {
+func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*config.Host, error)) (*RunResult, error) {
 	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
 	res := &RunResult{Task: task, DryRun: r.DryRun}
 
@@ -223,7 +225,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 			return nil, err
 		}
 		for _, p := range prepared {
-			p.hosts = slices.DeleteFunc(slices.Clone(p.hosts), func(h *Host) bool { return !slices.Contains(keep, h) })
+			p.hosts = slices.DeleteFunc(slices.Clone(p.hosts), func(h *config.Host) bool { return !slices.Contains(keep, h) })
 		}
 	}
 	for _, h := range hosts {
@@ -291,8 +293,8 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*Host, prepar
 }
 
 // remoteHostsOf are the hosts remote steps run on, in order.
-func remoteHostsOf(prepared []*prepared) []*Host {
-	var out []*Host
+func remoteHostsOf(prepared []*prepared) []*config.Host {
+	var out []*config.Host
 	for _, p := range prepared {
 		for _, h := range p.hosts {
 			if !h.Local() && !slices.Contains(out, h) {
@@ -308,10 +310,10 @@ func remoteHostsOf(prepared []*prepared) []*Host {
 func maskResults(res *RunResult, secrets []string) {
 	for i := range res.Results {
 		sr := &res.Results[i]
-		sr.Reason = maskAll(sr.Reason, secrets)
-		sr.Command = maskAll(sr.Command, secrets)
+		sr.Reason = config.Mask(sr.Reason, secrets)
+		sr.Command = config.Mask(sr.Command, secrets)
 		for j, l := range sr.Stderr {
-			sr.Stderr[j] = maskAll(l, secrets)
+			sr.Stderr[j] = config.Mask(l, secrets)
 		}
 	}
 	if res.Failure != nil {
@@ -332,7 +334,7 @@ type prepared struct {
 	local    bool
 	isSwitch bool // the switch of `current`, planned after the release is built
 	rollback bool // a step of a rollback: {{sha}} is the commit each host goes back to
-	hosts    []*Host
+	hosts    []*config.Host
 	cmds     map[string]*hostCmd // by host name; "local" for local steps
 }
 
@@ -347,12 +349,12 @@ type hostCmd struct {
 	src, to string // upload
 	with    map[string]any
 	builds  []tasks.Build // [app] build, for the pull step
-	scope   *scope
+	scope   *config.Scope
 }
 
 func (p *prepared) hostNames() []string {
 	if p.local {
-		return []string{LocalHost}
+		return []string{config.LocalHost}
 	}
 	names := make([]string, len(p.hosts))
 	for i, h := range p.hosts {
@@ -364,25 +366,25 @@ func (p *prepared) hostNames() []string {
 // prepare resolves every step's hosts and fills in every variable, so that
 // all mistakes surface before the first command runs. It returns the
 // secrets to mask: secret variables and env values.
-func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string, error) {
+func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, []string, error) {
 	var out []*prepared
 	var errs []string
 	secretSet := map[string]bool{}
-	scopes := map[string]*scope{}
-	scopeOf := func(h *Host) (*scope, error) {
-		key := LocalHost + "\x00"
+	scopes := map[string]*config.Scope{}
+	scopeOf := func(h *config.Host) (*config.Scope, error) {
+		key := config.LocalHost + "\x00"
 		if h != nil {
 			key = h.Name
 		}
 		if s, ok := scopes[key]; ok {
 			return s, nil
 		}
-		s, err := r.DF.scopeFor(h)
+		s, err := r.DF.Scope(h)
 		if err != nil {
 			return nil, err
 		}
-		s.vars["sha"] = shaPlaceholder
-		for _, sec := range s.secrets {
+		s = s.With("sha", shaPlaceholder)
+		for _, sec := range s.Secrets() {
 			secretSet[sec] = true
 		}
 		scopes[key] = s
@@ -391,14 +393,14 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 	for _, ps := range steps {
 		s := ps.step
 		p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}}
-		if s.Kind == StepBuiltin {
+		if s.Kind == config.StepBuiltin {
 			if _, ok := r.Builtins[s.Arg]; !ok {
 				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
 				continue
 			}
 		}
 		_, localBuiltin := r.Builtins[s.Arg].(tasks.LocalStep)
-		if s.Kind == StepLocal || (s.Kind == StepBuiltin && localBuiltin) {
+		if s.Kind == config.StepLocal || (s.Kind == config.StepBuiltin && localBuiltin) {
 			p.local = true
 			sc, err := scopeOf(nil)
 			if err == nil {
@@ -406,9 +408,9 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 				if hc, err = fill(s, sc); err == nil {
 					// Local commands run in the project: the
 					// Deployfile's directory, wherever deploy started.
-					hc.dir, err = filepath.Abs(cmpOr(r.DF.relative(hc.dir), filepath.Dir(r.DF.File)))
+					hc.dir, err = filepath.Abs(cmp.Or(r.DF.Relative(hc.dir), filepath.Dir(r.DF.File)))
 				}
-				p.cmds[LocalHost] = hc
+				p.cmds[config.LocalHost] = hc
 			}
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s (local): %v", ps.label, err))
@@ -416,7 +418,7 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 			out = append(out, p)
 			continue
 		}
-		p.hosts = r.DF.narrow(hosts, ps.on)
+		p.hosts = narrow(r.DF, hosts, ps.on)
 		if len(p.hosts) == 0 {
 			errs = append(errs, fmt.Sprintf("%s runs on group %s, and none of the target's hosts (%s) is in it",
 				ps.label, strings.Join(ps.on, " and "), strings.Join(names(hosts), ", ")))
@@ -431,8 +433,8 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 				var hc *hostCmd
 				hc, err = fill(s, sc)
 				if hc != nil {
-					hc.src = r.DF.relative(hc.src)
-					if err == nil && s.Kind == StepBuiltin && s.Arg == "pull" {
+					hc.src = r.DF.Relative(hc.src)
+					if err == nil && s.Kind == config.StepBuiltin && s.Arg == "pull" {
 						hc.builds, err = fillBuilds(r.DF.App.Build, sc)
 					}
 				}
@@ -471,9 +473,9 @@ func (r *Runner) prepare(steps []planStep, hosts []*Host) ([]*prepared, []string
 // that acts on the release in use (reload, healthcheck), else at the end.
 // It runs on the hosts that build a release.
 func (r *Runner) planSwitch(steps []*prepared) []*prepared {
-	var hosts []*Host
+	var hosts []*config.Host
 	for _, p := range steps {
-		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.PreparesRelease); ok && p.ps.step.Kind == StepBuiltin {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.PreparesRelease); ok && p.ps.step.Kind == config.StepBuiltin {
 			for _, h := range p.hosts {
 				if !slices.Contains(hosts, h) {
 					hosts = append(hosts, h)
@@ -484,11 +486,11 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 	if len(hosts) == 0 {
 		return steps
 	}
-	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin, Arg: "switch"}, label: "release"},
+	sw := &prepared{ps: planStep{step: &config.Step{Kind: config.StepBuiltin, Arg: "switch"}, label: "release"},
 		title: "switch current", isSwitch: true, hosts: hosts}
 	at := len(steps)
 	for i, p := range steps {
-		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch); ok && p.ps.step.Kind == StepBuiltin {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch); ok && p.ps.step.Kind == config.StepBuiltin {
 			at = i
 			break
 		}
@@ -496,8 +498,14 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 	return slices.Insert(steps, at, sw)
 }
 
+// expandShell puts each {{name}} into shell text as one quoted word, so a
+// value can never become a command.
+func expandShell(sc *config.Scope, text string) (string, error) {
+	return sc.Expand(text, remote.Quote)
+}
+
 // fill fills in the variables of a step for one scope.
-func fill(s *Step, sc *scope) (*hostCmd, error) {
+func fill(s *config.Step, sc *config.Scope) (*hostCmd, error) {
 	hc := &hostCmd{scope: sc, env: map[string]string{}}
 	var err error
 	shell := func(t string) string {
@@ -505,7 +513,7 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 			return ""
 		}
 		var out string
-		out, err = sc.expandShell(t)
+		out, err = expandShell(sc, t)
 		return out
 	}
 	raw := func(t string) string {
@@ -513,13 +521,13 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 			return ""
 		}
 		var out string
-		out, err = sc.expandRaw(t)
+		out, err = sc.ExpandRaw(t)
 		return out
 	}
 	switch s.Kind {
-	case StepRun, StepLocal:
+	case config.StepRun, config.StepLocal:
 		hc.script = shell(s.Arg)
-	case StepUpload:
+	case config.StepUpload:
 		hc.src, hc.to = raw(s.Arg), raw(s.To)
 	}
 	if s.With != nil {
@@ -547,10 +555,10 @@ func fill(s *Step, sc *scope) (*hostCmd, error) {
 
 // fillBuilds fills in the variables of [app] build for a host: quoted
 // words in the command, plain text in the paths.
-func fillBuilds(builds []Build, sc *scope) ([]tasks.Build, error) {
+func fillBuilds(builds []config.Build, sc *config.Scope) ([]tasks.Build, error) {
 	out := make([]tasks.Build, 0, len(builds))
 	for _, b := range builds {
-		run, err := sc.expandShell(b.Run)
+		run, err := expandShell(sc, b.Run)
 		if err != nil {
 			return nil, fmt.Errorf("[app] build: %w", err)
 		}
@@ -560,12 +568,12 @@ func fillBuilds(builds []Build, sc *scope) ([]tasks.Build, error) {
 }
 
 // narrow keeps the hosts that are in every group of on.
-func (df *Deployfile) narrow(hosts []*Host, on []string) []*Host {
-	var out []*Host
+func narrow(df *config.Deployfile, hosts []*config.Host, on []string) []*config.Host {
+	var out []*config.Host
 	for _, h := range hosts {
 		in := true
 		for _, g := range on {
-			if !slices.ContainsFunc(df.GroupHosts(g), func(x *Host) bool { return x.Name == h.Name }) {
+			if !slices.ContainsFunc(df.GroupHosts(g), func(x *config.Host) bool { return x.Name == h.Name }) {
 				in = false
 				break
 			}
@@ -577,7 +585,7 @@ func (df *Deployfile) narrow(hosts []*Host, on []string) []*Host {
 	return out
 }
 
-func names(hosts []*Host) []string {
+func names(hosts []*config.Host) []string {
 	out := make([]string, len(hosts))
 	for i, h := range hosts {
 		out[i] = h.Name
@@ -617,7 +625,7 @@ func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer
 		for i, h := range group {
 			g.Go(func() error {
 				out[i] = r.runOn(stepCtx, index, p, h, pr)
-				if out[i].Outcome == Failed && p.ps.step.OnFailure != OnFailureWait && !p.ps.step.IgnoreErrors {
+				if out[i].Outcome == Failed && p.ps.step.OnFailure != config.OnFailureWait && !p.ps.step.IgnoreErrors {
 					once.Do(func() { cancel(errAbort) })
 				}
 				return nil
@@ -631,8 +639,8 @@ func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer
 }
 
 // runOn runs a step on one host (nil: locally), guards first.
-func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr Printer) StepResult {
-	name := LocalHost
+func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Host, pr Printer) StepResult {
+	name := config.LocalHost
 	if h != nil {
 		name = h.Name
 	}
@@ -701,11 +709,11 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	stdout, stderr := stream("stdout", nil), stream("stderr", tail)
 	var builtin tasks.Step
 	var env *tasks.Env
-	if s.Kind == StepBuiltin {
+	if s.Kind == config.StepBuiltin {
 		// A built-in step knows whether it is done already: the same
 		// check serves the run and the plan.
 		builtin = r.Builtins[s.Arg]
-		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.vars, With: hc.with, Stdout: stdout, Stderr: stderr,
+		env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.Vars(), With: hc.with, Stdout: stdout, Stderr: stderr,
 			CmdEnv: hc.env, State: r.State, App: r.appFor(hc.scope, hc.builds)}
 		if hr := r.rel.get(name); hr != nil && h != nil {
 			env.Strategy, env.Release = tasks.NewStrategy(env.App), hr.st
@@ -715,7 +723,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 		env.Laptop = r.Laptop
 		done, reason, err := builtin.Check(ctx, env)
 		if err != nil {
-			sr.Outcome, sr.Reason = Failed, "check: "+hc.scope.mask(err.Error())
+			sr.Outcome, sr.Reason = Failed, "check: "+hc.scope.Mask(err.Error())
 			return end()
 		}
 		if done {
@@ -730,11 +738,11 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	}
 
 	switch s.Kind {
-	case StepRun, StepLocal:
+	case config.StepRun, config.StepLocal:
 		c := base
 		c.Script, c.Stdout, c.Stderr = inDir(hc.dir, hc.script), stdout, stderr
 		err = conn.Run(ctx, &c)
-	case StepUpload:
+	case config.StepUpload:
 		err = conn.Upload(ctx, hc.src, hc.to)
 		if err == nil && s.Mode != "" {
 			c := base
@@ -742,7 +750,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 			c.Stderr = stderr
 			err = conn.Run(ctx, &c)
 		}
-	case StepBuiltin:
+	case config.StepBuiltin:
 		err = builtin.Run(ctx, env)
 	}
 	stdout.Flush()
@@ -766,14 +774,14 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 	default:
 		sr.Outcome, sr.Reason = Failed, err.Error()
 	}
-	sr.Reason = hc.scope.mask(sr.Reason)
+	sr.Reason = hc.scope.Mask(sr.Reason)
 	if sr.Outcome == Failed {
 		switch s.Kind {
-		case StepRun, StepLocal:
+		case config.StepRun, config.StepLocal:
 			sr.Command = hc.script
-		case StepUpload:
+		case config.StepUpload:
 			sr.Command = "upload " + hc.src + " to " + hc.to
-		case StepBuiltin:
+		case config.StepBuiltin:
 			sr.Command = "builtin " + s.Arg
 		}
 	}
@@ -785,19 +793,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *Host, pr 
 // rollback it is the commit each host goes back to.
 func (r *Runner) refill(p *prepared, host string) (*hostCmd, error) {
 	s, hc := p.ps.step, p.cmds[host]
-	uses := false
-	texts := append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, mapValues(s.Env)...)
-	for _, v := range s.With {
-		if str, ok := v.(string); ok {
-			texts = append(texts, str)
-		}
-	}
-	for _, t := range texts {
-		for _, m := range templateRef.FindAllStringSubmatch(t, -1) {
-			uses = uses || m[1] == "sha"
-		}
-	}
-	if !uses {
+	if !s.Uses("sha") {
 		return hc, nil
 	}
 	sha := r.State.SHA()
@@ -807,23 +803,12 @@ func (r *Runner) refill(p *prepared, host string) (*hostCmd, error) {
 	if sha == "" {
 		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
 	}
-	sc := *hc.scope
-	sc.vars = maps.Clone(hc.scope.vars)
-	sc.vars["sha"] = sha
-	filled, err := fill(s, &sc)
+	filled, err := fill(s, hc.scope.With("sha", sha))
 	if err != nil {
 		return nil, err
 	}
 	filled.src, filled.builds = hc.src, hc.builds
 	return filled, nil
-}
-
-func mapValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 // guards evaluates creates, unless and only_if, cheapest first.
@@ -843,7 +828,7 @@ func (r *Runner) guards(hc *hostCmd, run func(script string) (bool, error)) (ski
 			return false, "", err
 		}
 		if ok {
-			return true, "unless: " + hc.scope.mask(firstLine(hc.unless, 60)) + " succeeded", nil
+			return true, "unless: " + hc.scope.Mask(config.FirstLine(hc.unless, 60)) + " succeeded", nil
 		}
 	}
 	if hc.onlyIf != "" {
@@ -852,7 +837,7 @@ func (r *Runner) guards(hc *hostCmd, run func(script string) (bool, error)) (ski
 			return false, "", err
 		}
 		if !ok {
-			return true, "only_if: " + hc.scope.mask(firstLine(hc.onlyIf, 60)) + " failed", nil
+			return true, "only_if: " + hc.scope.Mask(config.FirstLine(hc.onlyIf, 60)) + " failed", nil
 		}
 	}
 	return false, "", nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/tasks"
 )
 
@@ -33,7 +34,7 @@ func (c *collect) Event(e Event) { c.events = append(c.events, e) }
 func TestBuiltinDispatch(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "migrated")
 	src := "[hosts]\nhere = [\"local\"]\n[tasks.deploy]\nsteps = [{ builtin = \"migrate\", with = { settings = \"prod\" } }]\n"
-	df, err := Parse("Deployfile", []byte(src), LoadOptions{})
+	df, err := config.Parse("config.Deployfile", []byte(src), config.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 )
 
@@ -66,13 +66,13 @@ func (r ExecResult) Failed() []HostResult {
 
 // connector is what Exec needs of a Connector.
 type connector interface {
-	Conn(ctx context.Context, h *Host) (remote.Conn, error)
+	Conn(ctx context.Context, h *config.Host) (remote.Conn, error)
 }
 
 // Exec runs one command on every host, in parallel, streaming each host's
 // output as whole lines to pr. A host's failure does not stop the others;
 // cancelling ctx stops them all.
-func Exec(ctx context.Context, conns connector, hosts []*Host, opts ExecOptions, pr Printer) ExecResult {
+func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecOptions, pr Printer) ExecResult {
 	script, err := opts.Script()
 	start := time.Now()
 	names := make([]string, len(hosts))
@@ -113,7 +113,7 @@ func Exec(ctx context.Context, conns connector, hosts []*Host, opts ExecOptions,
 	return res
 }
 
-func execOne(ctx context.Context, conns connector, h *Host, script string, opts ExecOptions, pr Printer) HostResult {
+func execOne(ctx context.Context, conns connector, h *config.Host, script string, opts ExecOptions, pr Printer) HostResult {
 	start := time.Now()
 	r := HostResult{Host: h.Name, Status: -1}
 	if opts.Timeout > 0 {
@@ -148,23 +148,4 @@ func execOne(ctx context.Context, conns connector, h *Host, script string, opts 
 		r.Err = err
 	}
 	return r
-}
-
-// WriteExecSummary prints, for people, how many hosts succeeded and which
-// failed with what.
-func WriteExecSummary(w io.Writer, st Style, res ExecResult) {
-	failed := res.Failed()
-	ok := len(res.Hosts) - len(failed)
-	line := st.Green(fmt.Sprintf("✓ %d ok", ok))
-	if len(failed) > 0 {
-		line += "  " + st.Red(fmt.Sprintf("✗ %d failed", len(failed)))
-	}
-	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%d hosts, %.2fs)", len(res.Hosts), res.Duration.Seconds())))
-	width := 0
-	for _, f := range failed {
-		width = max(width, len(f.Host))
-	}
-	for _, f := range failed {
-		fmt.Fprintf(w, "  %-*s  %s\n", width, f.Host, f.Err)
-	}
 }

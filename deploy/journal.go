@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
@@ -55,11 +55,11 @@ const (
 )
 
 // stateDir is {path}/.deploy, where a host keeps its lock and journal.
-func stateDir(sc *scope) string { return strings.TrimSuffix(sc.vars["path"], "/") + "/.deploy" }
+func stateDir(sc *config.Scope) string { return strings.TrimSuffix(sc.Get("path"), "/") + "/.deploy" }
 
 // onEachHost calls fn for every host at once, with its connection and its
 // variables, and returns the first error.
-func (r *Runner) onEachHost(ctx context.Context, hosts []*Host, fn func(h *Host, conn remote.Conn, sc *scope) error) error {
+func (r *Runner) onEachHost(ctx context.Context, hosts []*config.Host, fn func(h *config.Host, conn remote.Conn, sc *config.Scope) error) error {
 	var g errgroup.Group
 	for _, h := range hosts {
 		g.Go(func() error {
@@ -67,7 +67,7 @@ func (r *Runner) onEachHost(ctx context.Context, hosts []*Host, fn func(h *Host,
 			if err != nil {
 				return err
 			}
-			sc, err := r.DF.scopeFor(h)
+			sc, err := r.DF.Scope(h)
 			if err != nil {
 				return err
 			}
@@ -79,10 +79,10 @@ func (r *Runner) onEachHost(ctx context.Context, hosts []*Host, fn func(h *Host,
 
 // writeJournal appends the run's line to the journal of each host. It
 // runs even when ctx is cancelled, so an interrupted run is recorded.
-func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo, res *RunResult, result string) error {
+func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info LockInfo, res *RunResult, result string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	return r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+	return r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		user, machine, _ := strings.Cut(info.Owner, "@")
 		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, User: user, Machine: machine, Task: info.Task, Target: info.Target,
 			Host: h.Name, ToSHA: res.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
@@ -96,7 +96,7 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo,
 			e.State = "unknown: " + why
 		}
 		for _, sr := range res.Results {
-			if sr.Host == h.Name || sr.Host == LocalHost {
+			if sr.Host == h.Name || sr.Host == config.LocalHost {
 				e.Steps = append(e.Steps, JournalStep{Step: res.Steps[sr.Step], Outcome: sr.Outcome,
 					Duration: sr.Duration.Seconds(), Reason: sr.Reason})
 			}
@@ -109,7 +109,7 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*Host, info LockInfo,
 		// The line is secret-masked like all output, and travels in the
 		// script on stdin.
 		script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s >> %s/journal",
-			remote.MustQuote(dir), remote.MustQuote(maskAll(string(line), sc.secrets)), remote.MustQuote(dir))
+			remote.MustQuote(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), remote.MustQuote(dir))
 		if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
 			return fmt.Errorf("journal on %s: %w", h.Name, err)
 		}
@@ -125,10 +125,10 @@ type HistoryEntry struct {
 
 // History reads the journals of hosts and merges them into runs, newest
 // first; n > 0 keeps the newest n.
-func (r *Runner) History(ctx context.Context, hosts []*Host, n int) ([]HistoryEntry, error) {
+func (r *Runner) History(ctx context.Context, hosts []*config.Host, n int) ([]HistoryEntry, error) {
 	var mu sync.Mutex
 	byID := map[string]*HistoryEntry{}
-	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		var out bytes.Buffer
 		file := remote.MustQuote(stateDir(sc) + "/journal")
 		if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out}); err != nil {
@@ -173,37 +173,8 @@ func (r *Runner) History(ctx context.Context, hosts []*Host, n int) ([]HistoryEn
 	return out, nil
 }
 
-// WriteHistory prints runs as a table, newest first.
-func WriteHistory(w io.Writer, st Style, entries []HistoryEntry, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		for _, e := range entries {
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if len(entries) == 0 {
-		_, err := fmt.Fprintln(w, "No runs recorded on these hosts yet.")
-		return err
-	}
-	rows := [][]cell{{{"WHEN", st.Faint}, {"WHO", st.Faint}, {"TASK", st.Faint}, {"TARGET", st.Faint},
-		{"RESULT", st.Faint}, {"TIME", st.Faint}, {"HOSTS", st.Faint}}}
-	for _, e := range entries {
-		result := cell{e.Result, st.Green}
-		if e.Result != ResultOK {
-			result.paint = st.Red
-		}
-		rows = append(rows, []cell{plain(e.Time.Local().Format("2006-01-02 15:04:05")), plain(e.Owner), plain(e.Task),
-			plain(e.Target), result, plain(fmt.Sprintf("%.1fs", e.Duration)), plain(strings.Join(e.Hosts, ","))})
-	}
-	writeTable(w, rows)
-	return nil
-}
-
 // Releases lists the releases of every host, oldest first.
-func (r *Runner) Releases(ctx context.Context, hosts []*Host) (map[string][]tasks.Release, error) {
+func (r *Runner) Releases(ctx context.Context, hosts []*config.Host) (map[string][]tasks.Release, error) {
 	var mu sync.Mutex
 	out := map[string][]tasks.Release{}
 	var g errgroup.Group
@@ -220,43 +191,4 @@ func (r *Runner) Releases(ctx context.Context, hosts []*Host) (map[string][]task
 		})
 	}
 	return out, g.Wait()
-}
-
-// WriteReleases prints each host's releases, newest first, marking the one
-// in use.
-func WriteReleases(w io.Writer, st Style, hosts []*Host, rels map[string][]tasks.Release, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		for _, h := range hosts {
-			if err := enc.Encode(map[string]any{"host": h.Name, "releases": rels[h.Name]}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	rows := [][]cell{{{"HOST", st.Faint}, {"RELEASE", st.Faint}, {"COMMIT", st.Faint}, {"BUILT", st.Faint}, {"", nil}}}
-	for _, h := range hosts {
-		list := rels[h.Name]
-		if len(list) == 0 {
-			rows = append(rows, []cell{plain(h.Name), {"(none)", st.Faint}})
-		}
-		for i := len(list) - 1; i >= 0; i-- {
-			r := list[i]
-			built := ""
-			if t, err := r.Time(); err == nil {
-				built = t.Local().Format("2006-01-02 15:04:05")
-			}
-			mark := cell{"", nil}
-			if r.Current {
-				mark = cell{"← current", st.Green}
-			}
-			sha := r.SHA
-			if len(sha) > 12 {
-				sha = sha[:12]
-			}
-			rows = append(rows, []cell{plain(h.Name), plain(r.Name), plain(sha), plain(built), mark})
-		}
-	}
-	writeTable(w, rows)
-	return nil
 }

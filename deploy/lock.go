@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 )
 
@@ -99,12 +100,12 @@ func (s *lockSet) all() []*hostLock {
 
 // lockKey orders the locks of every run the same way: by where the host
 // is, then its deploy root.
-func (r *Runner) lockKey(h *Host) string {
-	t := r.DF.Target(h)
-	sc, err := r.DF.scopeFor(h)
+func (r *Runner) lockKey(h *config.Host) string {
+	t := Target(r.DF, h)
+	sc, err := r.DF.Scope(h)
 	root := ""
 	if err == nil {
-		root = sc.vars["path"]
+		root = sc.Get("path")
 	}
 	return fmt.Sprintf("%s@%s:%d %s", t.User, t.Host, t.Port, root)
 }
@@ -117,7 +118,7 @@ func (r *Runner) lockKey(h *Host) string {
 // of them gets every lock. When any host is held, every lock taken is
 // released and a *LockHeldError returned; with LockWait the run backs off
 // and tries again until that much time has passed.
-func (r *Runner) takeLocks(ctx context.Context, hosts []*Host, info LockInfo) ([]*hostLock, error) {
+func (r *Runner) takeLocks(ctx context.Context, hosts []*config.Host, info LockInfo) ([]*hostLock, error) {
 	deadline := time.Now().Add(r.LockWait)
 	waiting := false
 	for attempt := 0; ; attempt++ {
@@ -148,20 +149,20 @@ func (r *Runner) takeLocks(ctx context.Context, hosts []*Host, info LockInfo) ([
 }
 
 // tryLocks makes one attempt at every lock, in order.
-func (r *Runner) tryLocks(ctx context.Context, hosts []*Host, info LockInfo) ([]*hostLock, error) {
+func (r *Runner) tryLocks(ctx context.Context, hosts []*config.Host, info LockInfo) ([]*hostLock, error) {
 	data, err := json.Marshal(info)
 	if err != nil {
 		return nil, err
 	}
 	ordered := slices.Clone(hosts)
-	slices.SortStableFunc(ordered, func(a, b *Host) int { return strings.Compare(r.lockKey(a), r.lockKey(b)) })
+	slices.SortStableFunc(ordered, func(a, b *config.Host) int { return strings.Compare(r.lockKey(a), r.lockKey(b)) })
 	taken := &lockSet{}
-	lockOne := func(h *Host) error {
+	lockOne := func(h *config.Host) error {
 		conn, err := r.Conns.Conn(ctx, h)
 		if err != nil {
 			return err
 		}
-		sc, err := r.DF.scopeFor(h)
+		sc, err := r.DF.Scope(h)
 		if err != nil {
 			return err
 		}
@@ -230,11 +231,11 @@ func tail(stderr string) string {
 
 // breakStale removes a lock left by a run of this same user on this same
 // machine whose process is gone, and says so. It reports whether it did.
-func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*Host) bool {
+func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*config.Host) bool {
 	if held.Info.Owner != owner() || held.Info.PID <= 0 || processAlive(held.Info.PID) {
 		return false
 	}
-	i := slices.IndexFunc(hosts, func(h *Host) bool { return h.Name == held.Host })
+	i := slices.IndexFunc(hosts, func(h *config.Host) bool { return h.Name == held.Host })
 	if i < 0 {
 		return false
 	}
@@ -242,7 +243,7 @@ func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*H
 	if err != nil {
 		return false
 	}
-	sc, err := r.DF.scopeFor(hosts[i])
+	sc, err := r.DF.Scope(hosts[i])
 	if err != nil {
 		return false
 	}
@@ -288,10 +289,10 @@ const cleanupTimeout = 5 * time.Second
 
 // Unlock removes the lock on every host of hosts, whoever holds it, and
 // returns what each held (hosts without a lock are left out).
-func (r *Runner) Unlock(ctx context.Context, hosts []*Host, remove bool) (map[string]string, error) {
+func (r *Runner) Unlock(ctx context.Context, hosts []*config.Host, remove bool) (map[string]string, error) {
 	held := map[string]string{}
 	var mu sync.Mutex
-	err := r.onEachHost(ctx, hosts, func(h *Host, conn remote.Conn, sc *scope) error {
+	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		dir := remote.MustQuote(stateDir(sc) + "/lock")
 		script := "if [ -d " + dir + " ]; then cat " + dir + "/info 2>/dev/null || echo '(empty lock)'; fi"
 		if remove {

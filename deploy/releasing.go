@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
@@ -54,7 +55,7 @@ func (s *releaseStates) set(host string, hr *hostRelease) {
 
 // strategyFor is the release strategy of a host, its deploy root filled
 // in; nil when the Deployfile has no deploy root.
-func (r *Runner) strategyFor(sc *scope) tasks.Strategy {
+func (r *Runner) strategyFor(sc *config.Scope) tasks.Strategy {
 	if r.DF.App.Path == "" {
 		return nil
 	}
@@ -62,14 +63,14 @@ func (r *Runner) strategyFor(sc *scope) tasks.Strategy {
 }
 
 // appFor is the [app] table as the steps of a host see it.
-func (r *Runner) appFor(sc *scope, builds []tasks.Build) *tasks.App {
-	return &tasks.App{Repo: r.DF.App.Repo, Path: sc.vars["path"], Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared,
+func (r *Runner) appFor(sc *config.Scope, builds []tasks.Build) *tasks.App {
+	return &tasks.App{Repo: r.DF.App.Repo, Path: sc.Get("path"), Strategy: r.DF.App.Strategy, Shared: r.DF.App.Shared,
 		Python: r.DF.App.Python, Build: builds, ForwardAgent: r.DF.App.ForwardAgent}
 }
 
 // readStates reads the release state of every host, for a run that takes
 // no lock (deploy plan, deploy status).
-func (r *Runner) readStates(ctx context.Context, hosts []*Host) (*releaseStates, map[string]error) {
+func (r *Runner) readStates(ctx context.Context, hosts []*config.Host) (*releaseStates, map[string]error) {
 	states := &releaseStates{}
 	var mu sync.Mutex
 	failed := map[string]error{}
@@ -93,12 +94,12 @@ func (r *Runner) readStates(ctx context.Context, hosts []*Host) (*releaseStates,
 }
 
 // readState reads one host's release state.
-func (r *Runner) readState(ctx context.Context, h *Host) (*tasks.HostState, tasks.Strategy, error) {
+func (r *Runner) readState(ctx context.Context, h *config.Host) (*tasks.HostState, tasks.Strategy, error) {
 	conn, err := r.Conns.Conn(ctx, h)
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, err := r.DF.scopeFor(h)
+	sc, err := r.DF.Scope(h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,7 +136,7 @@ func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Print
 
 // switchOne switches one host: to the release prepared, or, in a
 // rollback, to the host's rollback target.
-func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *Host) StepResult {
+func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *config.Host) StepResult {
 	start := time.Now()
 	sr := StepResult{Step: index, Host: h.Name, Status: -1}
 	hr := r.rel.get(h.Name)
@@ -181,7 +182,7 @@ func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *Host)
 // that release (switch, then the task's reload and health steps), and
 // reads the states once more for the summary and the journal. A host that
 // cannot be read is unknown, never assumed.
-func (r *Runner) settle(ctx context.Context, res *RunResult, steps []*prepared, hosts []*Host, pr Printer) {
+func (r *Runner) settle(ctx context.Context, res *RunResult, steps []*prepared, hosts []*config.Host, pr Printer) {
 	timeout := settleTimeout
 	if ctx.Err() != nil {
 		timeout = interruptedSettleTimeout // the user wants out
@@ -189,7 +190,7 @@ func (r *Runner) settle(ctx context.Context, res *RunResult, steps []*prepared, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	r.verify(ctx, res, hosts)
-	var back []*Host
+	var back []*config.Host
 	r.rollbackTo = map[string]tasks.Release{}
 	for _, h := range hosts {
 		st := res.States[h.Name]
@@ -207,7 +208,7 @@ func (r *Runner) settle(ctx context.Context, res *RunResult, steps []*prepared, 
 	if len(back) == 0 {
 		return
 	}
-	pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: LocalHost, Stream: "stderr",
+	pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: config.LocalHost, Stream: "stderr",
 		Line: "rolling back " + strings.Join(names(back), ", ") + " to the release each served before this run"})
 	r.runRollback(ctx, res, steps, back, pr)
 	r.verify(ctx, res, hosts)
@@ -234,13 +235,13 @@ func (hr *hostRelease) startCommit() string {
 // runRollback switches hosts to r.rollbackTo and runs again, there, the
 // steps of the run that act on the release in use (reload, health check),
 // with {{sha}} the commit each host goes back to.
-func (r *Runner) runRollback(ctx context.Context, res *RunResult, steps []*prepared, hosts []*Host, pr Printer) {
+func (r *Runner) runRollback(ctx context.Context, res *RunResult, steps []*prepared, hosts []*config.Host, pr Printer) {
 	title := "switch back (rollback)"
 	res.Steps = append(res.Steps, title)
-	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin}, label: "rollback"}, title: title, isSwitch: true, rollback: true, hosts: hosts}
+	sw := &prepared{ps: planStep{step: &config.Step{Kind: config.StepBuiltin}, label: "rollback"}, title: title, isSwitch: true, rollback: true, hosts: hosts}
 	results := r.switchAll(ctx, len(res.Steps)-1, sw, pr)
 	res.Results = append(res.Results, results...)
-	var switched []*Host
+	var switched []*config.Host
 	for i, h := range hosts {
 		if results[i].Outcome == Changed {
 			switched = append(switched, h)
@@ -251,7 +252,7 @@ func (r *Runner) runRollback(ctx context.Context, res *RunResult, steps []*prepa
 			continue
 		}
 		again := *q
-		again.hosts = slices.DeleteFunc(slices.Clone(q.hosts), func(h *Host) bool { return !slices.Contains(switched, h) })
+		again.hosts = slices.DeleteFunc(slices.Clone(q.hosts), func(h *config.Host) bool { return !slices.Contains(switched, h) })
 		if len(again.hosts) == 0 {
 			continue
 		}
@@ -265,7 +266,7 @@ func (r *Runner) runRollback(ctx context.Context, res *RunResult, steps []*prepa
 // actsOnRelease reports whether a step acts on the release in use
 // (reload, health check): it runs again after a switch back.
 func (r *Runner) actsOnRelease(p *prepared) bool {
-	if p.isSwitch || p.ps.step.Kind != StepBuiltin {
+	if p.isSwitch || p.ps.step.Kind != config.StepBuiltin {
 		return false
 	}
 	_, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch)
@@ -275,7 +276,7 @@ func (r *Runner) actsOnRelease(p *prepared) bool {
 // verify reads the state of every host with a deploy root into
 // res.States; a host that cannot be read goes into res.Unknown. The start
 // release of each host is kept from the run's own record.
-func (r *Runner) verify(ctx context.Context, res *RunResult, hosts []*Host) {
+func (r *Runner) verify(ctx context.Context, res *RunResult, hosts []*config.Host) {
 	var mu sync.Mutex
 	res.States, res.Unknown = map[string]*tasks.HostState{}, map[string]string{}
 	var g errgroup.Group
@@ -301,7 +302,7 @@ func (r *Runner) verify(ctx context.Context, res *RunResult, hosts []*Host) {
 
 // prune removes old releases on the hosts this run switched, keeping
 // [app] keep_releases, never the one in use nor the rollback target.
-func (r *Runner) prune(ctx context.Context, hosts []*Host, pr Printer) {
+func (r *Runner) prune(ctx context.Context, hosts []*config.Host, pr Printer) {
 	var g errgroup.Group
 	for _, h := range hosts {
 		hr := r.rel.get(h.Name)
@@ -335,14 +336,14 @@ func (r *Runner) prune(ctx context.Context, hosts []*Host, pr Printer) {
 // health check steps of task there. Hosts without releases (a static
 // server) are skipped with a note; any other host without a target
 // refuses the whole rollback before anything switches.
-func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to string) (*RunResult, error) {
+func (r *Runner) Rollback(ctx context.Context, task string, hosts []*config.Host, to string) (*RunResult, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
-		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.knownTasksFix(task))
+		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.KnownTasksFix(task))
 	}
 	r.ensureState()
 	var after []planStep
-	for _, ps := range r.DF.unroll(task, nil, "") {
-		if _, ok := r.Builtins[ps.step.Arg].(tasks.AfterSwitch); ok && ps.step.Kind == StepBuiltin {
+	for _, ps := range unroll(r.DF, task, nil, "") {
+		if _, ok := r.Builtins[ps.step.Arg].(tasks.AfterSwitch); ok && ps.step.Kind == config.StepBuiltin {
 			after = append(after, ps)
 		}
 	}
@@ -357,13 +358,13 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to st
 	if to != "" {
 		title = "switch to " + to
 	}
-	sw := &prepared{ps: planStep{step: &Step{Kind: StepBuiltin}, label: "rollback"}, title: title, isSwitch: true, rollback: true, hosts: hosts}
+	sw := &prepared{ps: planStep{step: &config.Step{Kind: config.StepBuiltin}, label: "rollback"}, title: title, isSwitch: true, rollback: true, hosts: hosts}
 	// Once the lock is held and the states read, find every host's
 	// target; a host without one refuses the whole rollback.
-	choose := func(ctx context.Context) ([]*Host, error) {
+	choose := func(ctx context.Context) ([]*config.Host, error) {
 		r.rollbackTo = map[string]tasks.Release{}
 		var problems []string
-		var keep []*Host
+		var keep []*config.Host
 		for _, h := range hosts {
 			hr := r.rel.get(h.Name)
 			if hr == nil {
@@ -394,7 +395,7 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*Host, to st
 }
 
 // connFor is the connection to h, for a step; nil h is this machine.
-func (r *Runner) connFor(ctx context.Context, h *Host) (remote.Conn, error) {
+func (r *Runner) connFor(ctx context.Context, h *config.Host) (remote.Conn, error) {
 	if h == nil {
 		return remote.Local{}, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 	"github.com/deploy-tool/deploy/tasks"
 )
@@ -36,7 +37,7 @@ type HostStatus struct {
 // it flags drift: a host whose state does not match `current`, that does
 // not serve `current`, that failed or is half-way, and hosts on different
 // commits.
-func (r *Runner) Status(ctx context.Context, hosts []*Host) ([]HostStatus, error) {
+func (r *Runner) Status(ctx context.Context, hosts []*config.Host) ([]HostStatus, error) {
 	probes, err := r.probes(hosts)
 	if err != nil {
 		return nil, err
@@ -56,26 +57,26 @@ func (r *Runner) Status(ctx context.Context, hosts []*Host) ([]HostStatus, error
 
 // probes are the scripts that ask each host's app for its answer: the
 // first step of the default task that can probe (a health check URL).
-func (r *Runner) probes(hosts []*Host) (map[string]string, error) {
+func (r *Runner) probes(hosts []*config.Host) (map[string]string, error) {
 	out := map[string]string{}
 	task := r.DF.App.DefaultTask
 	if _, ok := r.DF.Tasks[task]; !ok {
 		return out, nil
 	}
-	for _, ps := range r.DF.unroll(task, nil, "") {
+	for _, ps := range unroll(r.DF, task, nil, "") {
 		prober, ok := r.Builtins[ps.step.Arg].(tasks.Prober)
-		if !ok || ps.step.Kind != StepBuiltin {
+		if !ok || ps.step.Kind != config.StepBuiltin {
 			continue
 		}
-		for _, h := range r.DF.narrow(hosts, ps.on) {
+		for _, h := range narrow(r.DF, hosts, ps.on) {
 			if _, done := out[h.Name]; done {
 				continue
 			}
-			sc, err := r.DF.scopeFor(h)
+			sc, err := r.DF.Scope(h)
 			if err != nil {
 				return nil, err
 			}
-			sc.vars["sha"] = shaPlaceholder
+			sc = sc.With("sha", shaPlaceholder)
 			hc, err := fill(ps.step, sc)
 			if err != nil {
 				return nil, fmt.Errorf("%s on %s: %w", ps.label, h.Name, err)
@@ -89,14 +90,14 @@ func (r *Runner) probes(hosts []*Host) (map[string]string, error) {
 }
 
 // statusOf reads one host.
-func (r *Runner) statusOf(ctx context.Context, h *Host, probe string) HostStatus {
+func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) HostStatus {
 	hs := HostStatus{Host: h.Name}
 	conn, err := r.Conns.Conn(ctx, h)
 	if err != nil {
 		hs.Error = err.Error()
 		return hs
 	}
-	sc, err := r.DF.scopeFor(h)
+	sc, err := r.DF.Scope(h)
 	if err != nil {
 		hs.Error = err.Error()
 		return hs

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"errors"
@@ -17,6 +17,9 @@ type LoadOptions struct {
 	// Vars are --var name=value overrides; they win over every definition
 	// in the file.
 	Vars map[string]string
+	// Reserved are the names a group or host may not take: the CLI's
+	// commands, since `deploy NAME` would be ambiguous.
+	Reserved []string
 }
 
 // Load reads and validates the Deployfile at path. A problem with the file
@@ -43,7 +46,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Deployfile, error) {
 	if err != nil {
 		return nil, syntaxError(name, data, err)
 	}
-	d := &decoder{file: name, idx: idx}
+	d := &decoder{file: name, idx: idx, reserved: opts.Reserved}
 	df := d.deployfile(root)
 	df.Overrides = maps.Clone(opts.Vars)
 	d.validate(df, opts)

@@ -1,26 +1,28 @@
-package deploy
+package config
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
-
-	"github.com/deploy-tool/deploy/remote"
 )
 
-// scope is the variables one command sees: a host's, or the laptop's for
-// local steps (no {{host}}, {{user}}, {{path}}).
-type scope struct {
+// Scope is the variables one command sees: a host's, or the laptop's for
+// local steps (no {{host}}, {{user}}, {{path}}). The engine fills a step's
+// text with them, and masks their secret values in what it prints.
+type Scope struct {
 	vars    map[string]string
 	broken  map[string]error // variables without a value here, and why
 	secrets []string         // values to mask in every output
 }
 
-// scopeFor resolves the variables of h (nil: a local step). Secret values
+// Scope resolves the variables of h (nil: a local step). Secret values
 // read from the environment are read here, at run time.
-func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
-	s := &scope{vars: map[string]string{"python": df.App.Python}, broken: map[string]error{}}
+func (df *Deployfile) Scope(h *Host) (*Scope, error) {
+	s := &Scope{vars: map[string]string{"python": df.App.Python}, broken: map[string]error{}}
 	defs := df.VarsFor(h)
 	raw := map[string]string{}
 	for n, v := range defs {
@@ -36,7 +38,7 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 	}
 	if h != nil {
 		s.vars["host"] = h.Name
-		s.vars["user"] = df.Target(h).User
+		s.vars["user"] = cmp.Or(h.User, df.SSH.User) // as the connection logs in; ssh_config may still decide
 	}
 	// A value may use other variables ("{{root}}/{{host}}"): resolve them
 	// depth-first, refusing a loop. Values from the environment are taken
@@ -65,7 +67,7 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 				}
 			}
 			var err error
-			if val, err = s.expandRaw(val); err != nil {
+			if val, err = s.ExpandRaw(val); err != nil {
 				// Only an error where it is used: a local step has no
 				// {{host}}, but need not use the variables that do.
 				s.broken[n] = fmt.Errorf("variable %s: %w", n, err)
@@ -84,7 +86,7 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 		}
 	}
 	if h != nil {
-		path, err := s.expandRaw(df.App.Path)
+		path, err := s.ExpandRaw(df.App.Path)
 		if err != nil {
 			return nil, fmt.Errorf("[app] path: %w", err)
 		}
@@ -102,19 +104,36 @@ func (df *Deployfile) scopeFor(h *Host) (*scope, error) {
 	return s, nil
 }
 
-// expandShell puts each {{name}} into shell text as one quoted word, so a
-// value can never become a command.
-func (s *scope) expandShell(text string) (string, error) {
-	return s.expand(text, func(v string) (string, error) { return remote.Quote(v) })
+// Get returns the value of a variable here ("" when it has none): {{path}}
+// is Get("path").
+func (s *Scope) Get(name string) string { return s.vars[name] }
+
+// Vars returns a copy of every variable that has a value here.
+func (s *Scope) Vars() map[string]string { return maps.Clone(s.vars) }
+
+// With returns a copy of the scope where name has value: {{sha}}, known
+// only once the commit to deploy is.
+func (s *Scope) With(name, value string) *Scope {
+	c := *s
+	c.vars = maps.Clone(s.vars)
+	c.vars[name] = value
+	return &c
 }
 
-// expandRaw puts values in as they are: for paths and other text that is
+// Secrets are the secret values of the scope, longest first.
+func (s *Scope) Secrets() []string { return slices.Clone(s.secrets) }
+
+// ExpandRaw puts values in as they are: for paths and other text that is
 // not shell (an upload destination, an env value).
-func (s *scope) expandRaw(text string) (string, error) {
-	return s.expand(text, func(v string) (string, error) { return v, nil })
+func (s *Scope) ExpandRaw(text string) (string, error) {
+	return s.Expand(text, func(v string) (string, error) { return v, nil })
 }
 
-func (s *scope) expand(text string, put func(string) (string, error)) (string, error) {
+// Expand replaces each {{name}} of text with put(value): the engine quotes
+// values as shell words with it, so a value can never become a command.
+// Text of other {{…}} forms passes through. A variable without a value
+// here is an error.
+func (s *Scope) Expand(text string, put func(string) (string, error)) (string, error) {
 	var firstErr error
 	out := templateRef.ReplaceAllStringFunc(text, func(ref string) string {
 		name := templateRef.FindStringSubmatch(ref)[1]
@@ -137,28 +156,16 @@ func (s *scope) expand(text string, put func(string) (string, error)) (string, e
 	return out, firstErr
 }
 
-// mask replaces every secret in text with ***.
-func (s *scope) mask(text string) string {
-	return maskAll(text, s.secrets)
+// Mask replaces every secret value of the scope in text with ***.
+func (s *Scope) Mask(text string) string {
+	return Mask(text, s.secrets)
 }
 
-func maskAll(text string, secrets []string) string {
+// Mask replaces every one of secrets in text with ***; put the longest
+// first, so a secret that contains another is masked whole.
+func Mask(text string, secrets []string) string {
 	for _, sec := range secrets {
 		text = strings.ReplaceAll(text, sec, "***")
 	}
 	return text
-}
-
-// maskingPrinter masks secrets in every event before passing it on, so no
-// output, error or JSON line shows one.
-type maskingPrinter struct {
-	next    Printer
-	secrets []string
-}
-
-func (p *maskingPrinter) Event(e Event) {
-	e.Line = maskAll(e.Line, p.secrets)
-	e.Error = maskAll(e.Error, p.secrets)
-	e.Command = maskAll(e.Command, p.secrets)
-	p.next.Event(e)
 }

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -68,7 +68,7 @@ func (df *Deployfile) Resolve(target string) ([]*Host, error) {
 		case part == LocalHost:
 			add(&Host{Name: LocalHost, HostSpec: HostSpec{Host: LocalHost}})
 		default:
-			return nil, fmt.Errorf("%q is neither a group nor a host of %s — %s", part, df.File, df.targetsFix(part))
+			return nil, fmt.Errorf("%q is neither a group nor a host of %s — %s", part, df.File, df.TargetsFix(part))
 		}
 	}
 	if len(out) == 0 {
@@ -77,7 +77,9 @@ func (df *Deployfile) Resolve(target string) ([]*Host, error) {
 	return out, nil
 }
 
-func (df *Deployfile) targetsFix(name string) string {
+// TargetsFix is the fix for a name that is neither a group nor a host:
+// the nearest name, or the groups there are.
+func (df *Deployfile) TargetsFix(name string) string {
 	names := append(slices.Clone(df.GroupOrder), df.hostOrder...)
 	if len(names) == 0 {
 		return "define groups under [hosts]"

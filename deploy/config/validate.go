@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkTaskCycles(df)
 	if _, set := d.idx.values[pathKey([]string{"app", "default_task"})]; set {
 		if _, ok := df.Tasks[df.App.DefaultTask]; !ok {
-			d.valueError([]string{"app", "default_task"}, df.knownTasksFix(df.App.DefaultTask),
+			d.valueError([]string{"app", "default_task"}, df.KnownTasksFix(df.App.DefaultTask),
 				"default task %q is not defined", df.App.DefaultTask)
 		}
 	}
@@ -62,7 +62,9 @@ func (d *decoder) checkVarCycles(df *Deployfile) {
 		})
 }
 
-func (df *Deployfile) knownTasksFix(name string) string {
+// KnownTasksFix is the fix for a task name the file does not define: the
+// nearest task, or the tasks there are.
+func (df *Deployfile) KnownTasksFix(name string) string {
 	if len(df.TaskOrder) == 0 {
 		return "define it as [tasks." + name + "]"
 	}
@@ -78,7 +80,7 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 			p := []string{"tasks", name, "steps", strconv.Itoa(s.index)}
 			if s.Kind == StepTask {
 				if _, ok := df.Tasks[s.Arg]; !ok {
-					d.valueError(append(p, "task"), df.knownTasksFix(s.Arg), "unknown task %q", s.Arg)
+					d.valueError(append(p, "task"), df.KnownTasksFix(s.Arg), "unknown task %q", s.Arg)
 				}
 			}
 			if s.On != "" {

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -20,6 +20,8 @@ type decoder struct {
 	idx  *posIndex
 	errs ErrorList
 	refs []varRef // {{name}} uses, checked once every definition is known
+	// reserved are the names a group or host may not take (LoadOptions).
+	reserved []string
 }
 
 // varRef is one {{name}} in a string of the file.

@@ -1,8 +1,10 @@
-// Package deploy holds the Deployfile model — parse, validate, resolve — and
-// the engine that runs a task's steps over hosts.
-package deploy
+package config
 
 import (
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/deploy-tool/deploy/tasks"
@@ -174,10 +176,12 @@ func (s *Step) Title() string {
 	case StepUpload:
 		return "upload " + s.Arg
 	}
-	return string(s.Kind) + ": " + firstLine(s.Arg, 48)
+	return string(s.Kind) + ": " + FirstLine(s.Arg, 48)
 }
 
-func firstLine(s string, max int) string {
+// FirstLine shortens s for a one-line display: its first line ("…" marks
+// the rest), cut to max runes.
+func FirstLine(s string, max int) string {
 	for i, c := range s {
 		if c == '\n' {
 			s = s[:i] + " …"
@@ -194,15 +198,36 @@ func firstLine(s string, max int) string {
 // the tasks package.
 func Builtins() []string { return tasks.Names() }
 
-// Subcommands are the CLI's command names. A group or host may not take one
-// of them: `deploy NAME` would be ambiguous.
-func Subcommands() []string {
-	return []string{"run", "exec", "plan", "rollback", "releases", "status", "history", "unlock",
-		"hook", "tasks", "hosts", "check", "init", "version", "completion", "help", "h"}
-}
-
 // BuiltinVars are the variables every command may use without defining
 // them; {{python}} is [app] python.
 func BuiltinVars() []string {
 	return []string{"host", "user", "path", "release", "sha", "current", "python"}
+}
+
+// Uses reports whether any text of the step uses the variable {{name}}.
+func (s *Step) Uses(name string) bool {
+	texts := append([]string{s.Arg, s.To, s.Dir, s.Unless, s.OnlyIf, s.Creates}, slices.Collect(maps.Values(s.Env))...)
+	for _, v := range s.With {
+		if str, ok := v.(string); ok {
+			texts = append(texts, str)
+		}
+	}
+	for _, t := range texts {
+		for _, m := range templateRef.FindAllStringSubmatch(t, -1) {
+			if m[1] == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Relative resolves a path written in the Deployfile against the
+// Deployfile's directory, so `deploy -f ../app/Deployfile` finds the same
+// files as `deploy` run beside it.
+func (df *Deployfile) Relative(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "~") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(df.File), p)
 }

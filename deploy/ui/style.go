@@ -1,4 +1,4 @@
-package deploy
+package ui
 
 import (
 	"io"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/fatih/color"
 	"golang.org/x/term"
+
+	"github.com/deploy-tool/deploy/deploy/config"
 )
 
 // Style colours text for a person at a terminal and leaves it plain
@@ -55,7 +57,7 @@ func (s Style) Cyan(t string) string   { return s.paint(t, color.FgCyan) }
 
 // WriteErrors prints a Deployfile's problems, one a line: the place in
 // bold, the fix faint.
-func WriteErrors(w io.Writer, st Style, errs ErrorList) {
+func WriteErrors(w io.Writer, st Style, errs config.ErrorList) {
 	for _, e := range errs {
 		place := e.File
 		if e.Pos.Line > 0 {

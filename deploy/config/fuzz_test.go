@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // every error it returns must point inside the file.
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"good", "bad"} {
-		files, _ := filepath.Glob(filepath.Join("..", "testdata", "deployfiles", dir, "*.toml"))
+		files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "deployfiles", dir, "*.toml"))
 		for _, file := range files {
 			data, err := os.ReadFile(file)
 			if err != nil {

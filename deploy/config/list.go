@@ -1,9 +1,6 @@
-package deploy
+package config
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,8 +53,8 @@ func (s *Step) Modifiers() []string {
 	add(s.Timeout > 0, "timeout "+s.Timeout.String())
 	add(s.OnFailure == OnFailureWait, "on_failure wait")
 	add(s.IgnoreErrors, "ignore_errors")
-	add(s.Unless != "", "unless "+strconv.Quote(firstLine(s.Unless, 40)))
-	add(s.OnlyIf != "", "only_if "+strconv.Quote(firstLine(s.OnlyIf, 40)))
+	add(s.Unless != "", "unless "+strconv.Quote(FirstLine(s.Unless, 40)))
+	add(s.OnlyIf != "", "only_if "+strconv.Quote(FirstLine(s.OnlyIf, 40)))
 	add(s.Creates != "", "creates "+s.Creates)
 	return out
 }
@@ -74,40 +71,6 @@ func (df *Deployfile) TaskSummaries() []TaskSummary {
 		out = append(out, ts)
 	}
 	return out
-}
-
-// WriteTasks prints the tasks with their descriptions and steps.
-func WriteTasks(w io.Writer, st Style, df *Deployfile, asJSON bool) error {
-	if asJSON {
-		return json.NewEncoder(w).Encode(df.TaskSummaries())
-	}
-	if len(df.TaskOrder) == 0 {
-		_, err := fmt.Fprintf(w, "%s defines no tasks: add a [tasks.NAME] table\n", df.File)
-		return err
-	}
-	for i, t := range df.TaskSummaries() {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		title := st.Bold(t.Name)
-		if t.Default {
-			title += st.Faint(" (default)")
-		}
-		if t.Description != "" {
-			title += "  " + t.Description
-		}
-		fmt.Fprintln(w, title)
-		var rows [][]cell
-		for j, s := range t.Steps {
-			what := string(s.Kind) + " " + firstLine(s.Arg, 60)
-			if s.Name != "" {
-				what = s.Name + " (" + string(s.Kind) + ")"
-			}
-			rows = append(rows, []cell{plain(fmt.Sprintf("  %d.", j+1)), plain(what), {strings.Join(s.Modifiers, ", "), st.Faint}})
-		}
-		writeTable(w, rows)
-	}
-	return nil
 }
 
 // HostSummary is one host as `deploy hosts` shows it, with the Deployfile's
@@ -145,59 +108,6 @@ func (df *Deployfile) HostSummaries(group string) []HostSummary {
 		out = append(out, s)
 	}
 	return out
-}
-
-// WriteHosts prints the hosts of a group, or every group and its hosts.
-func WriteHosts(w io.Writer, st Style, df *Deployfile, group string, asJSON bool) error {
-	if group != "" {
-		if _, ok := df.Groups[group]; !ok {
-			return fmt.Errorf("no group %q in %s — %s", group, df.File, df.targetsFix(group))
-		}
-	}
-	if asJSON {
-		if group != "" {
-			return json.NewEncoder(w).Encode(df.HostSummaries(group))
-		}
-		all := map[string][]HostSummary{}
-		for _, g := range df.GroupOrder {
-			all[g] = df.HostSummaries(g)
-		}
-		return json.NewEncoder(w).Encode(all)
-	}
-	groups := df.GroupOrder
-	if group != "" {
-		groups = []string{group}
-	}
-	if len(groups) == 0 {
-		_, err := fmt.Fprintf(w, "%s defines no host groups: add them under [hosts]\n", df.File)
-		return err
-	}
-	rows := [][]cell{{{"GROUP", st.Faint}, {"NAME", st.Faint}, {"USER", st.Faint}, {"HOST", st.Faint}, {"PORT", st.Faint}}}
-	defaulted := false
-	for _, g := range groups {
-		hosts := df.HostSummaries(g)
-		if len(hosts) == 0 {
-			rows = append(rows, []cell{{g, st.Bold}, {"(no hosts)", st.Faint}})
-		}
-		for _, h := range hosts {
-			user, port := h.User, strconv.Itoa(h.Port)
-			if h.Host == LocalHost {
-				user, port = "(you)", "(no ssh)"
-			}
-			if user == "" {
-				user, defaulted = "-", true
-			}
-			if port == "0" {
-				port, defaulted = "-", true
-			}
-			rows = append(rows, []cell{{g, st.Bold}, plain(h.Name), plain(user), plain(h.Host), plain(port)})
-		}
-	}
-	writeTable(w, rows)
-	if defaulted {
-		fmt.Fprintln(w, st.Faint("-: from ~/.ssh/config, else your login name and port 22"))
-	}
-	return nil
 }
 
 // Summary is a one-line count of what the file defines.

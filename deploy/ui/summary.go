@@ -1,23 +1,26 @@
-package deploy
+package ui
 
 import (
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/config"
 )
 
 // WriteRunSummary prints the table of a run, step × host (changed,
 // skipped, failed, not reached, with times), then what failed and why, or
 // that there was nothing to do.
-func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
+func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 	hosts := slices.Clone(res.Hosts)
 	for _, r := range res.Results {
-		if r.Host == LocalHost && !slices.Contains(hosts, LocalHost) {
-			hosts = append([]string{LocalHost}, hosts...)
+		if r.Host == config.LocalHost && !slices.Contains(hosts, config.LocalHost) {
+			hosts = append([]string{config.LocalHost}, hosts...)
 		}
 	}
-	outcomes := map[[2]any]StepResult{}
+	outcomes := map[[2]any]deploy.StepResult{}
 	for _, r := range res.Results {
 		outcomes[[2]any{r.Step, r.Host}] = r
 	}
@@ -28,19 +31,19 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 	}
 	rows := [][]cell{header}
 	for i, title := range res.Steps {
-		row := []cell{plain(fmt.Sprintf("%d. %s", i+1, firstLine(title, 40)))}
+		row := []cell{plain(fmt.Sprintf("%d. %s", i+1, config.FirstLine(title, 40)))}
 		for _, h := range hosts {
 			r, ok := outcomes[[2]any{i, h}]
 			switch {
 			case !ok:
 				row = append(row, plain(""))
-			case r.Outcome == Changed:
+			case r.Outcome == deploy.Changed:
 				row = append(row, cell{fmt.Sprintf("✓ %.1fs", r.Duration.Seconds()), st.Green})
-			case r.Outcome == Skipped:
+			case r.Outcome == deploy.Skipped:
 				row = append(row, cell{"– skipped", st.Faint})
-			case r.Outcome == WouldRun:
+			case r.Outcome == deploy.WouldRun:
 				row = append(row, cell{"→ would run", st.Yellow})
-			case r.Outcome == Failed:
+			case r.Outcome == deploy.Failed:
 				row = append(row, cell{fmt.Sprintf("✗ %.1fs", r.Duration.Seconds()), st.Red})
 			default:
 				row = append(row, cell{"· not reached", st.Faint})
@@ -50,24 +53,24 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 	}
 	writeTable(w, rows)
 
-	counts := map[Outcome]int{}
+	counts := map[deploy.Outcome]int{}
 	for _, r := range res.Results {
 		counts[r.Outcome]++
 	}
 	if res.DryRun {
 		fmt.Fprintf(w, "\n%s %s, %d would skip, %s %s\n", st.Bold("plan of "+res.Task+":"),
-			st.Yellow(fmt.Sprintf("%d would run", counts[WouldRun])), counts[Skipped],
-			st.Red(fmt.Sprintf("%d could not be checked", counts[Failed])), st.Faint("(nothing was changed)"))
+			st.Yellow(fmt.Sprintf("%d would run", counts[deploy.WouldRun])), counts[deploy.Skipped],
+			st.Red(fmt.Sprintf("%d could not be checked", counts[deploy.Failed])), st.Faint("(nothing was changed)"))
 		for _, r := range res.Results {
-			if r.Outcome == Failed {
+			if r.Outcome == deploy.Failed {
 				fmt.Fprintf(w, "  %s on %s: %s\n", res.Steps[r.Step], r.Host, r.Reason)
 			}
 		}
 		return
 	}
 	fmt.Fprintf(w, "\n%s %s, %s, %s, %s %s\n", st.Bold(res.Task+":"),
-		st.Green(fmt.Sprintf("%d changed", counts[Changed])), fmt.Sprintf("%d skipped", counts[Skipped]),
-		st.Red(fmt.Sprintf("%d failed", counts[Failed])), fmt.Sprintf("%d not reached", counts[NotReached]),
+		st.Green(fmt.Sprintf("%d changed", counts[deploy.Changed])), fmt.Sprintf("%d skipped", counts[deploy.Skipped]),
+		st.Red(fmt.Sprintf("%d failed", counts[deploy.Failed])), fmt.Sprintf("%d not reached", counts[deploy.NotReached]),
 		st.Faint(fmt.Sprintf("(%.2fs)", res.Duration.Seconds())))
 	if f := res.Failure; f != nil {
 		fmt.Fprintf(w, "%s step %d (%s) failed on %s: %s\n", st.Red("✗"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
@@ -81,7 +84,7 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 			}
 		}
 		fmt.Fprintln(w, "  No later step ran.")
-	} else if counts[Changed] == 0 && counts[Failed] == 0 {
+	} else if counts[deploy.Changed] == 0 && counts[deploy.Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
 	}
 	writeHostStates(w, st, res)
@@ -92,7 +95,7 @@ func WriteRunSummary(w io.Writer, st Style, res *RunResult) {
 
 // writeHostStates says what each host is after a failed or interrupted
 // run, as read back from it: never what the engine meant to do.
-func writeHostStates(w io.Writer, st Style, res *RunResult) {
+func writeHostStates(w io.Writer, st Style, res *deploy.RunResult) {
 	if len(res.States) == 0 && len(res.Unknown) == 0 {
 		return
 	}

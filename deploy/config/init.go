@@ -1,19 +1,22 @@
-package deploy
+package config
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 //go:embed starter.toml.tmpl
@@ -54,21 +57,29 @@ func DetectProject(ctx context.Context, dir string) StarterProject {
 	}
 	pkg, _, _ := strings.Cut(p.Settings, ".")
 	p.WSGIPath = pkg + "/wsgi.py"
-	git := func(args ...string) string {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-		out, err := cmd.Output()
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if url := git("config", "--get", "remote.origin.url"); url != "" {
-		p.Repo = url
-	}
-	if b := git("symbolic-ref", "--short", "-q", "HEAD"); b != "" {
-		p.Branch = b
-	}
+	url, branch := gitInfo(dir)
+	p.Repo, p.Branch = cmp.Or(url, p.Repo), cmp.Or(branch, p.Branch)
 	return p
+}
+
+// gitInfo reads the git repository holding dir, if any: remote origin's
+// URL (the last one set, as `git config --get remote.origin.url` reads
+// it) and the branch HEAD is on, even before the first commit. Either is
+// "" when there is none.
+func gitInfo(dir string) (url, branch string) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return "", ""
+	}
+	if cfg, err := repo.Config(); err == nil {
+		if o := cfg.Remotes["origin"]; o != nil && len(o.URLs) > 0 {
+			url = o.URLs[len(o.URLs)-1]
+		}
+	}
+	if head, err := repo.Storer.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.SymbolicReference {
+		branch = head.Target().Short()
+	}
+	return url, branch
 }
 
 func sanitizeName(s string) string {

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -66,7 +66,7 @@ func (d *decoder) checkTargetName(p []string, what, name string) bool {
 	case !validName.MatchString(name):
 		d.keyError(p, "use letters, digits, '.', '_' and '-', starting with a letter or digit",
 			"%s name %q is not valid", what, name)
-	case slices.Contains(Subcommands(), name):
+	case slices.Contains(d.reserved, name):
 		d.keyError(p, "rename it: `deploy "+name+"` is a command", "%s name %q is reserved", what, name)
 	case name == LocalHost:
 		d.keyError(p, "rename it: \"local\" is the built-in host for this machine", "%s name %q is reserved", what, name)

@@ -1,4 +1,4 @@
-package deploy
+package ui
 
 import (
 	"fmt"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/config"
 )
 
 // LivePrinter shows, under the scrolling output, one status line per host:
@@ -39,43 +42,43 @@ func NewLivePrinter(inner *TextPrinter, term io.Writer, st Style) *LivePrinter {
 	return &LivePrinter{inner: inner, term: term, st: st, every: 250 * time.Millisecond, state: map[string]*liveState{}}
 }
 
-func (p *LivePrinter) Event(e Event) {
+func (p *LivePrinter) Event(e deploy.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.erase()
 	switch e.Type {
-	case EventRunStart:
+	case deploy.EventRunStart:
 		p.hosts = append([]string(nil), e.Hosts...)
 		for _, h := range p.hosts {
 			p.width = max(p.width, len(h))
 			// exec runs its command on every host at once; a task fills
 			// this in step by step.
-			p.state[h] = &liveState{step: "running " + firstLine(e.Command, 40), started: e.Time}
+			p.state[h] = &liveState{step: "running " + config.FirstLine(e.Command, 40), started: e.Time}
 		}
 		if p.stop == nil {
 			p.stop = make(chan struct{})
 			go p.tick(p.stop)
 		}
-	case EventStepStart:
+	case deploy.EventStepStart:
 		p.stepNo++
 		for _, h := range e.Hosts {
 			if _, ok := p.state[h]; !ok {
 				p.hosts = append(p.hosts, h)
 				p.width = max(p.width, len(h))
 			}
-			p.state[h] = &liveState{step: fmt.Sprintf("step %d: %s", p.stepNo, firstLine(e.Command, 40)), started: e.Time}
+			p.state[h] = &liveState{step: fmt.Sprintf("step %d: %s", p.stepNo, config.FirstLine(e.Command, 40)), started: e.Time}
 		}
-	case EventStepEnd, EventHostEnd:
+	case deploy.EventStepEnd, deploy.EventHostEnd:
 		if s := p.state[e.Host]; s != nil {
-			s.done = string(Outcome(e.Line))
-			if e.Type == EventHostEnd {
+			s.done = string(deploy.Outcome(e.Line))
+			if e.Type == deploy.EventHostEnd {
 				s.done = "done"
 				if e.Error != "" {
 					s.done = "failed"
 				}
 			}
 		}
-	case EventRunEnd:
+	case deploy.EventRunEnd:
 		if p.stop != nil {
 			close(p.stop)
 			p.stop = nil

@@ -1,14 +1,16 @@
-package deploy
+package ui
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/deploy-tool/deploy/deploy"
 )
 
 // WriteStatus prints what runs where: a row per host, then each drift.
-func WriteStatus(w io.Writer, st Style, list []HostStatus, asJSON bool) error {
+func WriteStatus(w io.Writer, st Style, list []deploy.HostStatus, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, hs := range list {
@@ -40,7 +42,7 @@ func WriteStatus(w io.Writer, st Style, list []HostStatus, asJSON bool) error {
 		if s.Record.RollbackOf != "" && s.Consistent() {
 			phase.text += " (rolled back)"
 		}
-		served := cell{short(hs.Served), nil}
+		served := cell{shortSHA(hs.Served), nil}
 		if hs.Served == "" {
 			served = cell{"-", st.Faint}
 		} else if hs.Served != s.CurrentCommit {
@@ -54,7 +56,7 @@ func WriteStatus(w io.Writer, st Style, list []HostStatus, asJSON bool) error {
 		if e := hs.LastRun; e != nil {
 			last = plain(fmt.Sprintf("%s %s, %s ago by %s", e.Task, e.Result, time.Since(e.Time).Round(time.Second), e.Owner))
 		}
-		rows = append(rows, []cell{plain(hs.Host), plain(orDash(s.Current)), plain(orDash(short(s.CurrentCommit))), phase, served, lock, last})
+		rows = append(rows, []cell{plain(hs.Host), plain(orDash(s.Current)), plain(orDash(shortSHA(s.CurrentCommit))), phase, served, lock, last})
 	}
 	writeTable(w, rows)
 	drifting := 0
@@ -69,7 +71,7 @@ func WriteStatus(w io.Writer, st Style, list []HostStatus, asJSON bool) error {
 	if drifting == 0 {
 		fmt.Fprintln(w, st.Green("Consistent: every host serves what its state says, all on one commit."))
 	} else {
-		fmt.Fprintf(w, "%s\n", st.Red(fmt.Sprintf("%s of %d need attention.", plural(drifting, "host"), len(list))))
+		fmt.Fprintf(w, "%s\n", st.Red(fmt.Sprintf("%d of %d hosts need attention.", drifting, len(list))))
 	}
 	return nil
 }
@@ -79,4 +81,11 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }

@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/fatih/color"
+
+	"github.com/deploy-tool/deploy/deploy"
+)
+
+// JSONPrinter writes each event as one line of JSON.
+type JSONPrinter struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewJSONPrinter writes events to w.
+func NewJSONPrinter(w io.Writer) *JSONPrinter {
+	return &JSONPrinter{enc: json.NewEncoder(w)}
+}
+
+func (p *JSONPrinter) Event(e deploy.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = p.enc.Encode(e)
+}
+
+// TextPrinter writes output lines prefixed by their host, one whole line
+// at a time; stdout lines to out, stderr lines to errOut. On a terminal
+// each host has its own colour.
+type TextPrinter struct {
+	mu     sync.Mutex
+	out    io.Writer
+	errOut io.Writer
+	style  Style
+	width  int // of the widest host name, to align the prefixes
+	colour map[string]*color.Color
+}
+
+// hostColours cycle over the hosts of a run.
+var hostColours = [...]color.Attribute{color.FgCyan, color.FgGreen, color.FgYellow, color.FgBlue, color.FgMagenta,
+	color.FgHiCyan, color.FgHiGreen, color.FgHiYellow, color.FgHiBlue, color.FgHiMagenta}
+
+// NewTextPrinter prints for people; hosts are the names to align.
+func NewTextPrinter(out, errOut io.Writer, st Style, hosts []string) *TextPrinter {
+	p := &TextPrinter{out: out, errOut: errOut, style: st, colour: map[string]*color.Color{}}
+	for i, h := range hosts {
+		p.width = max(p.width, len(h))
+		c := color.New(hostColours[i%len(hostColours)])
+		c.EnableColor()
+		p.colour[h] = c
+	}
+	return p
+}
+
+func (p *TextPrinter) prefix(host string) string {
+	pad := host + strings.Repeat(" ", max(0, p.width-len(host)))
+	if c := p.colour[host]; c != nil && p.style.Enabled() {
+		pad = c.Sprint(pad)
+	}
+	return pad + " " + p.style.Faint("|") + " "
+}
+
+func (p *TextPrinter) Event(e deploy.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Type {
+	case deploy.EventOutput:
+		w := p.out
+		if e.Stream == "stderr" {
+			w = p.errOut
+		}
+		fmt.Fprintln(w, p.prefix(e.Host)+e.Line)
+	case deploy.EventHostEnd:
+		if e.Error != "" {
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
+		}
+	case deploy.EventStepStart:
+		fmt.Fprintf(p.out, "%s %s %s\n", p.style.Cyan("▸"), p.style.Bold(e.Command),
+			p.style.Faint(e.Line+" on "+strings.Join(e.Hosts, ", ")))
+	case deploy.EventStepEnd:
+		switch deploy.Outcome(e.Line) {
+		case deploy.Failed:
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
+		case deploy.Skipped:
+			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Faint("– skipped: "+e.Error))
+		case deploy.Changed:
+			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Green("✓")+p.style.Faint(fmt.Sprintf(" %.2fs", e.Duration)))
+		case deploy.WouldRun:
+			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Yellow("→ would run"))
+		}
+	}
+}
