@@ -13,14 +13,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -59,7 +57,7 @@ var errInterrupted = errors.New("interrupted")
 func interruptible(parent context.Context, stderr io.Writer) context.Context {
 	ctx, cancel := context.WithCancelCause(parent)
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	notifyInterrupts(signals)
 	go func() {
 		<-signals
 		fmt.Fprintln(stderr, "\ndeploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package bench measures deploy against its peers on real local sshd
 // hosts. Run it with bench/run.sh; see BENCHMARKS.md for figures.
 package bench

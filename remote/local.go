@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,23 +11,35 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
 // Local runs commands on this machine with the same contract as SSH, so a
 // Deployfile can target the laptop itself (the host "local").
-type Local struct{}
+//
+// The zero value runs scripts with the sh that PATH finds, in this
+// process's environment. The fields exist for tests that want a stricter
+// "host" (see sshtest.POSIXShells): they mirror a remote login, where a
+// login shell runs `sh -s`, and `sh` and every utility come from PATH.
+type Local struct {
+	// Shell is the program that runs the command line (`sh -s`, or sudo);
+	// "sh" from this process's PATH when empty.
+	Shell string
+	// Path, when set, replaces PATH for the commands: the script's `sh`
+	// and the utilities it calls are looked up there.
+	Path string
+}
 
 var _ Conn = Local{}
 
-// killGrace is how long a cancelled command has between SIGTERM and
-// SIGKILL.
+// killGrace is how long a cancelled command has between the polite stop
+// and the forced one.
 const killGrace = 3 * time.Second
 
-// Run runs cmd with sh in its own process group; cancelling ctx signals
-// the whole group, so children die with the shell.
-func (Local) Run(ctx context.Context, cmd *Cmd) error {
+// Run runs cmd with sh; cancelling ctx stops the whole process tree, so
+// children die with the shell (how is per platform: local_unix.go,
+// local_windows.go).
+func (l Local) Run(ctx context.Context, cmd *Cmd) error {
 	script, err := cmd.script()
 	if err != nil {
 		return err
@@ -35,30 +48,32 @@ func (Local) Run(ctx context.Context, cmd *Cmd) error {
 	if err != nil {
 		return err
 	}
-	c := exec.CommandContext(ctx, "sh", "-c", shell)
+	prog := cmp.Or(l.Shell, "sh")
+	c := exec.CommandContext(ctx, prog, "-c", shell)
+	if l.Path != "" {
+		// The last PATH wins: exec.Cmd drops earlier duplicates.
+		c.Env = append(os.Environ(), "PATH="+l.Path)
+	}
 	if !cmd.TTY {
 		c.Stdin = strings.NewReader(script)
 	}
 	c.Stdout, c.Stderr = orDiscard(cmd.Stdout), orDiscard(cmd.Stderr)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGTERM) }
+	stopTreeOnCancel(c)
 	c.WaitDelay = killGrace
 	err = c.Run()
 	if ctx.Err() != nil {
-		// The group may hold children that ignored SIGTERM.
-		if c.Process != nil {
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		}
+		// The tree may hold children that ignored the polite stop.
+		killTree(c)
 		return ctx.Err()
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return &ExitError{Status: 128 + int(ws.Signal()), Signal: ws.Signal().String()}
-		}
-		return &ExitError{Status: exit.ExitCode()}
+		return exitError(exit)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("run %s locally: %w", prog, err)
+	}
+	return nil
 }
 
 // Upload copies local to dest on this machine, atomically per file.

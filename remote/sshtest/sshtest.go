@@ -1,8 +1,12 @@
+//go:build unix
+
 // Package sshtest starts SSH servers for tests, in the spirit of
 // net/http/httptest: a real OpenSSH sshd on 127.0.0.1 with its own host
 // key, or an in-process server for fast unit tests. The client side — a
 // key, a known_hosts file and an ssh_config naming every server — is an
-// Env shared by the servers of one test.
+// Env shared by the servers of one test. The servers need a unix machine
+// (their files build only there); POSIXShells, strict-POSIX hosts on this
+// machine, builds everywhere and skips where dash and busybox are missing.
 package sshtest
 
 import (
