@@ -61,11 +61,21 @@ func newEnv(t *testing.T, root, repo string, conn remote.Conn) *Env {
 
 // The release state machine, transition by transition, on real files:
 // each transition is one command, and what Read finds afterwards is what
-// the transition recorded.
+// the transition recorded. It runs under this machine's sh, and under
+// dash and busybox with nothing but busybox's utilities, as on a minimal
+// host.
 func TestReleasesStateMachine(t *testing.T) {
+	hosts := []sshtest.ShellHost{{Name: "sh", Conn: remote.Local{}}}
+	hosts = append(hosts, sshtest.POSIXShells(t)...)
+	for _, h := range hosts {
+		t.Run(h.Name, func(t *testing.T) { testReleasesStateMachine(t, h.Conn) })
+	}
+}
+
+func testReleasesStateMachine(t *testing.T, host remote.Conn) {
 	repo, commits := centralRepo(t, 2)
 	root := hostileRoot(t)
-	rec := &sshtest.Recorder{Next: remote.Local{}}
+	rec := &sshtest.Recorder{Next: host}
 	env := newEnv(t, root, repo, rec)
 	s := env.Strategy
 	ctx := context.Background()
@@ -81,7 +91,7 @@ func TestReleasesStateMachine(t *testing.T) {
 	}
 	read := func() *HostState {
 		t.Helper()
-		st, err := s.Read(ctx, remote.Local{})
+		st, err := s.Read(ctx, host)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,5 +282,34 @@ func TestInPlaceStateMachine(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(root, "app.txt")); got[0] != 'a' {
 		t.Errorf("work tree after rollback: %q", got)
+	}
+}
+
+// On a host whose mv has neither -T (GNU, busybox) nor -h (BSD), the
+// switch still replaces `current` by rename, never moving the new link
+// into the directory `current` points at.
+func TestRenameOverWithoutMvT(t *testing.T) {
+	bin := t.TempDir()
+	for _, tool := range []string{"sh", "ln", "rm", "readlink", "mkdir", "perl", "python3"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			os.Symlink(p, filepath.Join(bin, tool))
+		}
+	}
+	realMv, _ := exec.LookPath("mv")
+	os.WriteFile(filepath.Join(bin, "mv"), []byte("#!/bin/sh\ncase \"$1\" in -T|-h) echo \"mv: illegal option -- ${1#-}\" >&2; exit 64;; esac\nexec "+realMv+" \"$@\"\n"), 0o755)
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.Symlink(filepath.Join(dir, "a"), filepath.Join(dir, "current"))
+	script := "next=" + q(dir+"/next") + "\ndest=" + q(dir+"/current") + "\nln -s " + q(dir+"/b") + " \"$next\"\n" + renameOver
+	if err := (remote.Local{Path: bin}).Run(context.Background(), &remote.Cmd{Script: script}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.Readlink(filepath.Join(dir, "current")); got != filepath.Join(dir, "b") {
+		t.Errorf("current → %q, want b", got)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "a", "next")); err == nil {
+		t.Error("the link was moved into the old release")
 	}
 }
