@@ -15,14 +15,14 @@ import (
 // fakeMigrate is a built-in step that is done once its marker exists.
 type fakeMigrate struct{ marker string }
 
-func (f fakeMigrate) Check(ctx context.Context, env *tasks.Env) (bool, string, error) {
+func (f fakeMigrate) Check(ctx context.Context, env *tasks.Env) (tasks.Verdict, error) {
 	if _, err := os.Stat(f.marker); err == nil {
-		return true, "no unapplied migration", nil
+		return tasks.Verdict{Done: true, Reason: "no unapplied migration"}, nil
 	}
-	return false, "", nil
+	return tasks.Verdict{}, nil
 }
 
-func (f fakeMigrate) Run(ctx context.Context, env *tasks.Env) error {
+func (f fakeMigrate) Run(ctx context.Context, env *tasks.Env, _ tasks.Verdict) error {
 	fmt.Fprintf(env.Stdout, "migrating on %s with %v\n", env.Host, env.With["settings"])
 	return os.WriteFile(f.marker, nil, 0o644)
 }

@@ -114,7 +114,7 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 		script += "\nans=$( (" + probe + ") 2>&1 | tr '\\n' ' ' | cut -c1-2000) && echo \"served $ans\" || echo \"unserved $ans\""
 	}
 	var stdout, stderr bytes.Buffer
-	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &stdout, Stderr: &stderr}); err != nil {
+	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &stdout, Stderr: &stderr, ReadOnly: true}); err != nil {
 		hs.Error = err.Error() + tail(stderr.String())
 		return hs
 	}

@@ -49,6 +49,9 @@ type Cmd struct {
 	// TTY asks for a terminal. It merges stderr into stdout and puts the
 	// script in the command line, so it is off unless a command needs it.
 	TTY bool
+	// ReadOnly says the command changes nothing on the host (a guard, a
+	// check, a state read): the only kind a ReadOnly Conn lets through.
+	ReadOnly bool
 }
 
 // ExitError is a command that ran and did not exit 0.

@@ -26,22 +26,22 @@ type pullStep struct{}
 
 func (pullStep) PreparesRelease() {}
 
-func (pullStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+func (pullStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	sha, err := deploySHA(env)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	st, _, err := releaseOf(env)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	if st.Current != "" && st.CurrentCommit == sha {
-		return true, "current is " + sha7(sha) + " already", nil
+		return done("current is " + sha7(sha) + " already"), nil
 	}
-	return false, "", nil
+	return Verdict{}, nil
 }
 
-func (pullStep) Run(ctx context.Context, env *Env) error {
+func (pullStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	sha, err := deploySHA(env)
 	if err != nil {
 		return err
@@ -95,24 +95,24 @@ func settingsFlag(env *Env) string {
 	return ""
 }
 
-func (m migrateStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+func (m migrateStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	dir, err := m.releaseDir(env)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	script := "cd " + q(dir) + " && " + managePy(env) + " migrate --check" + settingsFlag(env) + " >/dev/null 2>&1"
-	err = env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv})
+	err = env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, ReadOnly: true})
 	var exit *remote.ExitError
 	switch {
 	case err == nil:
-		return true, "no unapplied migration", nil
+		return done("no unapplied migration"), nil
 	case errors.As(err, &exit):
-		return false, "", nil
+		return Verdict{}, nil
 	}
-	return false, "", err
+	return Verdict{}, err
 }
 
-func (m migrateStep) Run(ctx context.Context, env *Env) error {
+func (m migrateStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	dir, err := m.releaseDir(env)
 	if err != nil {
 		return err
@@ -124,21 +124,21 @@ func (m migrateStep) Run(ctx context.Context, env *Env) error {
 // release in use (reload, healthcheck): done when the host's state says
 // its release reached phase, unless with.always. A host switched but never
 // reloaded (a run that died) is not done: the next run finishes it.
-func appliedAlready(env *Env, phase Phase) (bool, string, error) {
+func appliedAlready(env *Env, phase Phase) (Verdict, error) {
 	if always, _ := env.With["always"].(bool); always {
-		return false, "", nil
+		return Verdict{}, nil
 	}
 	st, _, err := releaseOf(env)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	switch {
 	case st.Current == "":
-		return true, "no release in use", nil
+		return done("no release in use"), nil
 	case st.Consistent() && st.Record.Phase.AtLeast(phase):
-		return true, fmt.Sprintf("%s is %s already", shortRelease(st.Current), st.Record.Phase), nil
+		return done(fmt.Sprintf("%s is %s already", shortRelease(st.Current), st.Record.Phase)), nil
 	}
-	return false, "", nil
+	return Verdict{}, nil
 }
 
 func shortRelease(name string) string {
@@ -177,11 +177,11 @@ type reloadStep struct{}
 
 func (reloadStep) AfterSwitch() {}
 
-func (reloadStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+func (reloadStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	return appliedAlready(env, PhaseReloaded)
 }
 
-func (reloadStep) Run(ctx context.Context, env *Env) error {
+func (reloadStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	script, err := reloadScript(env)
 	if err != nil {
 		return err
@@ -230,11 +230,11 @@ type healthcheckStep struct{}
 
 func (healthcheckStep) AfterSwitch() {}
 
-func (healthcheckStep) Check(ctx context.Context, env *Env) (bool, string, error) {
+func (healthcheckStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	return appliedAlready(env, PhaseHealthy)
 }
 
-func (healthcheckStep) Run(ctx context.Context, env *Env) error {
+func (healthcheckStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	script, err := healthScript(env)
 	if err != nil {
 		return err

@@ -6,16 +6,35 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
+
+// onLaptop is what the steps on this machine learn in Check and use in
+// Run: the repository, checked out on the right branch, and the hash of
+// its work tree, which cannot change in between.
+type onLaptop struct {
+	repo       *Repo
+	tree       string
+	remoteHead *plumbing.Hash // push: the branch on the central repository
+}
+
+// laptopOf is what Check found, or a fresh start when Run is called alone.
+func laptopOf(found Verdict) *onLaptop {
+	if f, ok := found.Found.(*onLaptop); ok {
+		return f
+	}
+	return &onLaptop{}
+}
 
 // repoFor opens the laptop's repository and checks the branch: a detached
 // HEAD or another branch than the one deployed is refused.
-func repoFor(env *Env) (*Repo, error) {
+func repoFor(env *Env, f *onLaptop) (*Repo, error) {
 	if env.Laptop == nil {
 		return nil, errors.New("this step runs on this machine only")
 	}
-	if env.repo != nil {
-		return env.repo, nil
+	if f.repo != nil {
+		return f.repo, nil
 	}
 	repo, err := OpenRepo(env.Laptop.Dir)
 	if err != nil {
@@ -28,20 +47,20 @@ func repoFor(env *Env) (*Repo, error) {
 	if want := env.Laptop.Branch; want != "" && branch != want {
 		return nil, fmt.Errorf("the branch checked out is %s, and %s is deployed: check out %s, or pass --branch %s", branch, want, want, branch)
 	}
-	env.repo = repo
+	f.repo = repo
 	return repo, nil
 }
 
 // treeOf hashes the work tree once per step: Check and Run share it.
-func treeOf(env *Env, repo *Repo) (string, error) {
-	if env.tree == "" {
-		tree, err := repo.TreeID()
+func treeOf(f *onLaptop) (string, error) {
+	if f.tree == "" {
+		tree, err := f.repo.TreeID()
 		if err != nil {
 			return "", err
 		}
-		env.tree = tree
+		f.tree = tree
 	}
-	return env.tree, nil
+	return f.tree, nil
 }
 
 // testStep runs the Deployfile's test task, once per tree.
@@ -49,17 +68,18 @@ type testStep struct{}
 
 func (testStep) Local() {}
 
-func (testStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	repo, err := repoFor(env)
+func (testStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	f := &onLaptop{}
+	repo, err := repoFor(env, f)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
-	tree, err := treeOf(env, repo)
+	tree, err := treeOf(f)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
-	done, reason := repo.TestedTree(tree, env.Laptop.Retest)
-	return done, reason, nil
+	ok, reason := repo.TestedTree(tree, env.Laptop.Retest)
+	return Verdict{Done: ok, Reason: reason, Found: f}, nil
 }
 
 // TestedTree says whether the tests of tree passed before (and when);
@@ -71,12 +91,13 @@ func (r *Repo) TestedTree(tree string, retest bool) (done bool, reason string) {
 	return false, ""
 }
 
-func (testStep) Run(ctx context.Context, env *Env) error {
-	repo, err := repoFor(env)
+func (testStep) Run(ctx context.Context, env *Env, found Verdict) error {
+	f := laptopOf(found)
+	repo, err := repoFor(env, f)
 	if err != nil {
 		return err
 	}
-	tree, err := treeOf(env, repo)
+	tree, err := treeOf(f)
 	if err != nil {
 		return err
 	}
@@ -100,23 +121,24 @@ func addUntracked(env *Env) bool {
 	return b
 }
 
-func (commitStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	repo, err := repoFor(env)
+func (commitStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	f := &onLaptop{}
+	repo, err := repoFor(env, f)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	tracked, untracked, err := repo.Changes()
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	if len(tracked) == 0 && (len(untracked) == 0 || !addUntracked(env)) {
-		return true, "the work tree is clean", nil
+		return done("the work tree is clean"), nil
 	}
-	return false, "", nil
+	return Verdict{Found: f}, nil
 }
 
-func (commitStep) Run(ctx context.Context, env *Env) error {
-	repo, err := repoFor(env)
+func (commitStep) Run(ctx context.Context, env *Env, found Verdict) error {
+	repo, err := repoFor(env, laptopOf(found))
 	if err != nil {
 		return err
 	}
@@ -160,37 +182,39 @@ type pushStep struct{}
 
 func (pushStep) Local() {}
 
-func (pushStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	repo, err := repoFor(env)
+func (pushStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	f := &onLaptop{}
+	repo, err := repoFor(env, f)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	branch, _ := repo.Branch()
 	local, err := repo.Head()
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	remote, err := repo.RemoteHead(ctx, env.Laptop.Remote, branch, env.Laptop.Auth)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
-	env.remoteHead = &remote
+	f.remoteHead = &remote
 	if remote == local {
 		env.State.SetSHA(local.String())
-		return true, fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, local.String()[:7]), nil
+		return done(fmt.Sprintf("%s/%s is at %s already", env.Laptop.Remote, branch, local.String()[:7])), nil
 	}
-	return false, "", nil
+	return Verdict{Found: f}, nil
 }
 
-func (pushStep) Run(ctx context.Context, env *Env) error {
-	repo, err := repoFor(env)
+func (pushStep) Run(ctx context.Context, env *Env, found Verdict) error {
+	f := laptopOf(found)
+	repo, err := repoFor(env, f)
 	if err != nil {
 		return err
 	}
 	branch, _ := repo.Branch()
 	var res PushResult
-	if env.remoteHead != nil {
-		res, err = repo.PushOver(ctx, env.Laptop.Remote, branch, *env.remoteHead, env.Laptop.Auth)
+	if f.remoteHead != nil {
+		res, err = repo.PushOver(ctx, env.Laptop.Remote, branch, *f.remoteHead, env.Laptop.Auth)
 	} else {
 		res, err = repo.Push(ctx, env.Laptop.Remote, branch, env.Laptop.Auth)
 	}

@@ -38,7 +38,7 @@ func TestReloadMethods(t *testing.T) {
 	os.Chtimes(wsgi, old, old)
 	ctx := context.Background()
 
-	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "touch", "path": "app/wsgi.py"})); err != nil {
+	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "touch", "path": "app/wsgi.py"}), Verdict{}); err != nil {
 		t.Fatal(err)
 	}
 	if info, _ := os.Stat(wsgi); !info.ModTime().After(old) {
@@ -55,7 +55,7 @@ func TestReloadMethods(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	pidFile := filepath.Join(root, "gunicorn.pid")
 	os.WriteFile(pidFile, []byte(strconv.Itoa(proc.Process.Pid)), 0o644)
-	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "hup", "pid_file": pidFile})); err != nil {
+	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "hup", "pid_file": pidFile}), Verdict{}); err != nil {
 		t.Fatal(err)
 	}
 	proc.Wait()
@@ -64,7 +64,7 @@ func TestReloadMethods(t *testing.T) {
 	}
 
 	marker := filepath.Join(root, "ran")
-	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "command", "command": "touch " + marker})); err != nil {
+	if err := (reloadStep{}).Run(ctx, reloadEnv(root, map[string]any{"method": "command", "command": "touch " + marker}), Verdict{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(marker); err != nil {
@@ -80,7 +80,7 @@ func TestReloadMethods(t *testing.T) {
 		{map[string]any{"method": "hup", "pid_file": filepath.Join(root, "none.pid")}, "exit status 1"},
 		{map[string]any{"method": "reboot"}, `unknown reload method "reboot"`},
 	} {
-		err := (reloadStep{}).Run(ctx, reloadEnv(root, tt.with))
+		err := (reloadStep{}).Run(ctx, reloadEnv(root, tt.with), Verdict{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want %q", tt.with, err, tt.want)
 		}
@@ -89,11 +89,11 @@ func TestReloadMethods(t *testing.T) {
 	// Reloaded already: skipped, unless always.
 	env := reloadEnv(root, map[string]any{"method": "touch", "path": "app/wsgi.py"})
 	env.Release.Record.Phase = PhaseReloaded
-	if done, reason, _ := (reloadStep{}).Check(ctx, env); !done || reason != "new is reloaded already" {
-		t.Errorf("check of a reloaded release: %v %q", done, reason)
+	if v, _ := (reloadStep{}).Check(ctx, env); !v.Done || v.Reason != "new is reloaded already" {
+		t.Errorf("check of a reloaded release: %+v", v)
 	}
 	env.With["always"] = true
-	if done, _, _ := (reloadStep{}).Check(ctx, env); done {
+	if v, _ := (reloadStep{}).Check(ctx, env); v.Done {
 		t.Error("always = true was skipped")
 	}
 }

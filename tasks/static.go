@@ -80,28 +80,30 @@ type collectstaticStep struct{}
 
 func (collectstaticStep) Local() {}
 
-func (collectstaticStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	repo, err := repoFor(env)
+func (collectstaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	f := &onLaptop{}
+	repo, err := repoFor(env, f)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
-	tree, err := treeOf(env, repo)
+	tree, err := treeOf(f)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	last, _ := os.ReadFile(filepath.Join(staticDir(repo), ".tree"))
 	if string(last) == tree {
-		return true, "static files collected for tree " + tree[:7] + " already", nil
+		return done("static files collected for tree " + tree[:7] + " already"), nil
 	}
-	return false, "", nil
+	return Verdict{Found: f}, nil
 }
 
-func (collectstaticStep) Run(ctx context.Context, env *Env) error {
-	repo, err := repoFor(env)
+func (collectstaticStep) Run(ctx context.Context, env *Env, found Verdict) error {
+	f := laptopOf(found)
+	repo, err := repoFor(env, f)
 	if err != nil {
 		return err
 	}
-	tree, err := treeOf(env, repo)
+	tree, err := treeOf(f)
 	if err != nil {
 		return err
 	}
@@ -168,18 +170,6 @@ type staticDiff struct {
 	dir     string
 }
 
-// diff compares the local build with the host's manifest, once per step.
-func (s syncStaticStep) diff(ctx context.Context, env *Env) (changed []string, dir string, err error) {
-	if env.static == nil {
-		changed, dir, err := s.compare(ctx, env)
-		if err != nil {
-			return nil, "", err
-		}
-		env.static = &staticDiff{changed: changed, dir: dir}
-	}
-	return env.static.changed, env.static.dir, nil
-}
-
 func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string, dir string, err error) {
 	if env.Laptop == nil {
 		return nil, "", errors.New("sync-static needs this machine's repository, where collectstatic builds")
@@ -198,7 +188,7 @@ func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string
 		return nil, "", fmt.Errorf("static manifest: %w", err)
 	}
 	var out bytes.Buffer
-	if err := env.Conn.Run(ctx, &remote.Cmd{Script: "cat " + q(s.dest(env)+"/"+manifestName) + " 2>/dev/null || true", Stdout: &out}); err != nil {
+	if err := env.Conn.Run(ctx, &remote.Cmd{Script: "cat " + q(s.dest(env)+"/"+manifestName) + " 2>/dev/null || true", Stdout: &out, ReadOnly: true}); err != nil {
 		return nil, "", err
 	}
 	remoteM := Manifest{}
@@ -208,22 +198,27 @@ func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string
 	return local.Changed(remoteM), dir, nil
 }
 
-func (s syncStaticStep) Check(ctx context.Context, env *Env) (bool, string, error) {
-	changed, _, err := s.diff(ctx, env)
+func (s syncStaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	changed, dir, err := s.compare(ctx, env)
 	if err != nil {
-		return false, "", err
+		return Verdict{}, err
 	}
 	if len(changed) == 0 {
-		return true, "the static files are up to date", nil
+		return done("the static files are up to date"), nil
 	}
-	return false, "", nil
+	return Verdict{Found: &staticDiff{changed: changed, dir: dir}}, nil
 }
 
-func (s syncStaticStep) Run(ctx context.Context, env *Env) error {
-	changed, dir, err := s.diff(ctx, env)
-	if err != nil {
-		return err
+func (s syncStaticStep) Run(ctx context.Context, env *Env, found Verdict) error {
+	diff, ok := found.Found.(*staticDiff)
+	if !ok {
+		changed, dir, err := s.compare(ctx, env)
+		if err != nil {
+			return err
+		}
+		diff = &staticDiff{changed: changed, dir: dir}
 	}
+	changed, dir := diff.changed, diff.dir
 	// Only the changed files go, in one upload: staged as a tree of hard
 	// links (or copies) of them.
 	stage, err := os.MkdirTemp("", "deploy-static-")

@@ -78,7 +78,7 @@ func (s releases) Read(ctx context.Context, conn remote.Conn) (*HostState, error
 // readState runs the strategy's state script and parses it.
 func readState(ctx context.Context, conn remote.Conn, s Strategy) (*HostState, error) {
 	var out, errOut bytes.Buffer
-	if err := conn.Run(ctx, &remote.Cmd{Script: s.StateScript(), Stdout: &out, Stderr: &errOut}); err != nil {
+	if err := conn.Run(ctx, &remote.Cmd{Script: s.StateScript(), Stdout: &out, Stderr: &errOut, ReadOnly: true}); err != nil {
 		return nil, fmt.Errorf("read the release state: %w%s", err, stderrTail(errOut.String()))
 	}
 	return s.ParseState(out.String())

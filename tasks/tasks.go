@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/deploy-tool/deploy/remote"
@@ -39,13 +38,6 @@ type Env struct {
 	Release  *HostState
 	// Laptop is set for the steps that run on this machine.
 	Laptop *Laptop
-
-	// What a step's Check found, for its Run: the repository, and the hash
-	// of its work tree, which cannot change in between.
-	repo       *Repo
-	tree       string
-	static     *staticDiff
-	remoteHead *plumbing.Hash
 }
 
 // Laptop is what the steps that work on this machine's repository need.
@@ -124,14 +116,28 @@ type LocalStep interface {
 	Local()
 }
 
-// Step is a built-in step.
+// Step is a step of a task, on one host (or on this machine): every step
+// kind is one — the built-ins, and the run, local and upload steps.
 type Step interface {
 	// Check reports whether the step is done on the host already, and
-	// why; deploy plan shows it, and the run skips the step.
-	Check(ctx context.Context, env *Env) (done bool, reason string, err error)
-	// Run does the step.
-	Run(ctx context.Context, env *Env) error
+	// why; deploy plan shows it, and the run skips the step. What it
+	// found on the way is handed to Run, so Run does not do it again.
+	Check(ctx context.Context, env *Env) (Verdict, error)
+	// Run does the step, given what Check found.
+	Run(ctx context.Context, env *Env, found Verdict) error
 }
+
+// Verdict is what a step's Check found.
+type Verdict struct {
+	Done   bool
+	Reason string // why it is done
+	// Found is what the check learnt that Run needs too (a hash of the
+	// work tree, the files a host lacks); nil when nothing.
+	Found any
+}
+
+// done is the verdict of a step found done, and why.
+func done(reason string) Verdict { return Verdict{Done: true, Reason: reason} }
 
 // Registry maps built-in names to steps.
 type Registry map[string]Step

@@ -1,0 +1,253 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deploy-tool/deploy/deploy/config"
+	"github.com/deploy-tool/deploy/remote"
+	"github.com/deploy-tool/deploy/tasks"
+)
+
+// runStep runs one step on its hosts: all at once by default, in batches
+// of `serial`, at most `parallel` at a time. Every host finishes the step
+// before the run goes on. A failure cancels the step's other commands
+// unless on_failure = "wait", and stops later batches.
+func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
+	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: p.title, Hosts: p.hostNames(), Line: p.ps.label})
+	if p.local {
+		return []StepResult{r.runOn(ctx, index, p, nil, pr)}
+	}
+	batch := len(p.hosts)
+	if p.ps.step.Serial > 0 {
+		batch = p.ps.step.Serial
+	}
+	var results []StepResult
+	for start := 0; start < len(p.hosts); start += batch {
+		group := p.hosts[start:min(start+batch, len(p.hosts))]
+		if !p.ps.step.IgnoreErrors && slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Failed }) {
+			for _, h := range group {
+				results = append(results, StepResult{Step: index, Host: h.Name, Outcome: NotReached, Status: -1})
+			}
+			continue
+		}
+		results = append(results, r.runBatch(ctx, index, p, group, pr)...)
+	}
+	return results
+}
+
+// runBatch runs a step on hosts at once, at most `parallel` at a time.
+func (r *Runner) runBatch(ctx context.Context, index int, p *prepared, group []*config.Host, pr Printer) []StepResult {
+	stepCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out := make([]StepResult, len(group))
+	var g errgroup.Group
+	if p.ps.step.Parallel > 0 {
+		g.SetLimit(p.ps.step.Parallel)
+	}
+	var once sync.Once
+	for i, h := range group {
+		g.Go(func() error {
+			out[i] = r.runOn(stepCtx, index, p, h, pr)
+			if out[i].Outcome == Failed && p.ps.step.OnFailure != config.OnFailureWait && !p.ps.step.IgnoreErrors {
+				once.Do(func() { cancel(errAbort) })
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return out
+}
+
+// runOn runs a step on one host (nil: this machine): guards, then the
+// step's Check, then — unless it is done, or this is a plan — its Run.
+// In a plan the host is behind remote.ReadOnly: what would change it is
+// refused, so a check that is not read-only cannot slip through.
+func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Host, pr Printer) StepResult {
+	name := config.LocalHost
+	if h != nil {
+		name = h.Name
+	}
+	o := &outcome{sr: StepResult{Step: index, Host: name, Status: -1}, start: time.Now(), title: p.title, pr: pr}
+	hc, err := r.refill(p, name)
+	if err != nil {
+		return o.fail(err.Error())
+	}
+	conn, err := r.connFor(ctx, h)
+	if err != nil {
+		return o.fail(err.Error())
+	}
+	if r.DryRun {
+		conn = remote.ReadOnly(conn)
+	}
+	s := p.ps.step
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	if skip, reason, err := r.guards(ctx, conn, hc, s); err != nil {
+		return o.fail("guard: " + err.Error())
+	} else if skip {
+		return o.end(Skipped, reason)
+	}
+
+	tail := &tailLines{max: 5}
+	env, flush := r.envFor(conn, name, h != nil, hc, pr, tail)
+	step := r.stepOf(s, hc)
+	verdict, err := step.Check(ctx, env)
+	switch {
+	case err != nil:
+		return o.fail("check: " + hc.scope.Mask(err.Error()))
+	case verdict.Done:
+		return o.end(Skipped, verdict.Reason)
+	case r.DryRun:
+		return o.end(WouldRun, "")
+	}
+	err = step.Run(ctx, env, verdict)
+	flush()
+	o.sr.Stderr = tail.lines
+	r.classify(ctx, o, err, s)
+	o.sr.Reason = hc.scope.Mask(o.sr.Reason)
+	if o.sr.Outcome == Failed {
+		o.sr.Command = "builtin " + s.Arg
+		if str, ok := step.(fmt.Stringer); ok {
+			o.sr.Command = str.String()
+		}
+	}
+	return o.emit()
+}
+
+// stepOf is the tasks.Step a step of the Deployfile is, for one host.
+func (r *Runner) stepOf(s *config.Step, hc *hostCmd) tasks.Step {
+	switch s.Kind {
+	case config.StepRun, config.StepLocal:
+		return tasks.Command{Script: hc.script, Dir: hc.dir, Sudo: s.Sudo, SudoUser: s.SudoUser, TTY: s.TTY}
+	case config.StepUpload:
+		return tasks.Upload{Src: hc.src, To: hc.to, Mode: s.Mode, Sudo: s.Sudo, SudoUser: s.SudoUser}
+	}
+	return r.Builtins[s.Arg]
+}
+
+// envFor is what a step gets on one host: the connection, variables, its
+// output as events, the app's settings and release state, this machine's
+// side. flush writes out the last lines of output.
+func (r *Runner) envFor(conn remote.Conn, name string, onHost bool, hc *hostCmd, pr Printer, tail *tailLines) (env *tasks.Env, flush func()) {
+	stream := func(kind string, also *tailLines) *lineWriter {
+		return &lineWriter{emit: func(line string) {
+			if also != nil {
+				also.add(line)
+			}
+			pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: name, Stream: kind, Line: line})
+		}}
+	}
+	stdout, stderr := stream("stdout", nil), stream("stderr", tail)
+	env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.Vars(), With: hc.with, Stdout: stdout, Stderr: stderr,
+		CmdEnv: hc.env, State: r.State, App: r.appFor(hc.scope, hc.builds), Laptop: r.Laptop}
+	if hr := r.rel.get(name); hr != nil && onHost {
+		env.Strategy, env.Release = tasks.NewStrategy(env.App), hr.st
+	}
+	return env, func() { stdout.Flush(); stderr.Flush() }
+}
+
+// classify turns the error of a step's Run into its outcome.
+func (r *Runner) classify(ctx context.Context, o *outcome, err error, s *config.Step) {
+	var exit *remote.ExitError
+	var already *tasks.AlreadyDone
+	switch {
+	case errors.As(err, &already):
+		o.sr.Outcome, o.sr.Reason = Skipped, already.Reason
+	case err == nil:
+		o.sr.Outcome, o.sr.Status = Changed, 0
+	case errors.Is(context.Cause(ctx), errAbort):
+		o.sr.Outcome, o.sr.Reason = Failed, errAbort.Error()
+	case errors.As(err, &exit):
+		o.sr.Outcome, o.sr.Status, o.sr.Reason = Failed, exit.Status, exit.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		o.sr.Outcome, o.sr.Reason = Failed, fmt.Sprintf("timed out after %s", s.Timeout)
+	default:
+		o.sr.Outcome, o.sr.Reason = Failed, err.Error()
+	}
+}
+
+// outcome is a step's result on one host while it is being made; emit
+// sends its step_end event.
+type outcome struct {
+	sr    StepResult
+	start time.Time
+	title string
+	pr    Printer
+}
+
+func (o *outcome) fail(reason string) StepResult { return o.end(Failed, reason) }
+
+func (o *outcome) end(out Outcome, reason string) StepResult {
+	o.sr.Outcome, o.sr.Reason = out, reason
+	return o.emit()
+}
+
+func (o *outcome) emit() StepResult {
+	o.sr.Duration = time.Since(o.start)
+	ev := Event{Time: time.Now(), Type: EventStepEnd, Host: o.sr.Host, Command: o.title, Line: string(o.sr.Outcome),
+		Duration: o.sr.Duration.Seconds(), Error: o.sr.Reason}
+	if o.sr.Status >= 0 {
+		ev.Status = intPtr(o.sr.Status)
+	}
+	o.pr.Event(ev)
+	return o.sr
+}
+
+// guards evaluates creates, unless and only_if, cheapest first: each is a
+// read-only command on the host, in the step's directory, as its user.
+func (r *Runner) guards(ctx context.Context, conn remote.Conn, hc *hostCmd, s *config.Step) (skip bool, reason string, err error) {
+	succeeds := func(script string) (bool, error) {
+		err := conn.Run(ctx, &remote.Cmd{Script: tasks.InDir(hc.dir, script), Env: hc.env, Sudo: s.Sudo, SudoUser: s.SudoUser,
+			TTY: s.TTY, ReadOnly: true})
+		var exit *remote.ExitError
+		if errors.As(err, &exit) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if hc.creates != "" {
+		ok, err := succeeds("test -e " + remote.MustQuote(hc.creates))
+		if err != nil || ok {
+			return ok, hc.creates + " exists", err
+		}
+	}
+	if hc.unless != "" {
+		ok, err := succeeds(hc.unless)
+		if err != nil || ok {
+			return ok, "unless: " + hc.scope.Mask(config.FirstLine(hc.unless, 60)) + " succeeded", err
+		}
+	}
+	if hc.onlyIf != "" {
+		ok, err := succeeds(hc.onlyIf)
+		if err != nil || !ok {
+			return !ok && err == nil, "only_if: " + hc.scope.Mask(config.FirstLine(hc.onlyIf, 60)) + " failed", err
+		}
+	}
+	return false, "", nil
+}
+
+// tailLines keeps the last max lines written.
+type tailLines struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+func (t *tailLines) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[1:]
+	}
+}
