@@ -24,6 +24,7 @@ type Event struct {
 	Hosts    []string  `json:"hosts,omitempty"`
 	OK       *int      `json:"ok,omitempty"`
 	Failed   *int      `json:"failed,omitempty"`
+	Plan     *Plan     `json:"plan,omitempty"` // EventPlan
 }
 
 // Event types.
@@ -47,7 +48,7 @@ type Printer interface {
 type StepsOnly struct{ Next Printer }
 
 func (p StepsOnly) Event(e Event) {
-	if e.Type != EventRunStart && e.Type != EventRunEnd {
+	if e.Type != EventRunStart && e.Type != EventRunEnd && e.Type != EventPlan {
 		p.Next.Event(e)
 	}
 }

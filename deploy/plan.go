@@ -1,0 +1,332 @@
+package deploy
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/deploy-tool/deploy/deploy/config"
+	"github.com/deploy-tool/deploy/remote"
+	"github.com/deploy-tool/deploy/tasks"
+)
+
+// planStep is one step of a task with its task calls unrolled: the step,
+// where it came from, and the groups that narrow its hosts (its own `on`
+// and the `on` of every task step that led to it).
+type planStep struct {
+	step  *config.Step
+	task  string
+	label string // "deploy[3]", "release[1] > deploy[3]"
+	on    []string
+}
+
+// unroll flattens a task: a task step becomes the steps of its task.
+func unroll(df *config.Deployfile, task string, on []string, prefix string) []planStep {
+	var out []planStep
+	for i, s := range df.Tasks[task].Steps {
+		label := fmt.Sprintf("%s%s[%d]", prefix, task, i+1)
+		stepOn := on
+		if s.On != "" {
+			stepOn = append(slices.Clone(on), s.On)
+		}
+		if s.Kind == config.StepTask {
+			out = append(out, unroll(df, s.Arg, stepOn, label+" > ")...)
+			continue
+		}
+		out = append(out, planStep{step: s, task: task, label: label, on: stepOn})
+	}
+	return out
+}
+
+// prepared is a step ready to run: its hosts and, per host, its commands
+// with variables filled in.
+type prepared struct {
+	ps       planStep
+	title    string
+	local    bool
+	isSwitch bool // the switch of `current`, planned after the release is built
+	rollback bool // a step of a rollback: {{sha}} is the commit each host goes back to
+	hosts    []*config.Host
+	cmds     map[string]*hostCmd // by host name; "local" for local steps
+}
+
+// hostCmd is what a step does on one host, variables filled in.
+type hostCmd struct {
+	script  string
+	env     map[string]string
+	dir     string
+	unless  string
+	onlyIf  string
+	creates string
+	src, to string // upload
+	with    map[string]any
+	builds  []tasks.Build // [app] build, for the pull step
+	scope   *config.Scope
+}
+
+func (p *prepared) hostNames() []string {
+	if p.local {
+		return []string{config.LocalHost}
+	}
+	names := make([]string, len(p.hosts))
+	for i, h := range p.hosts {
+		names[i] = h.Name
+	}
+	return names
+}
+
+// prepare resolves every step's hosts and fills in every variable, so that
+// all mistakes surface before the first command runs. It returns the
+// secrets to mask: secret variables and env values.
+func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, []string, error) {
+	var out []*prepared
+	var errs []string
+	secretSet := map[string]bool{}
+	scopes := map[string]*config.Scope{}
+	scopeOf := func(h *config.Host) (*config.Scope, error) {
+		key := config.LocalHost + "\x00"
+		if h != nil {
+			key = h.Name
+		}
+		if s, ok := scopes[key]; ok {
+			return s, nil
+		}
+		s, err := r.DF.Scope(h)
+		if err != nil {
+			return nil, err
+		}
+		s = s.With("sha", shaPlaceholder)
+		for _, sec := range s.Secrets() {
+			secretSet[sec] = true
+		}
+		scopes[key] = s
+		return s, nil
+	}
+	for _, ps := range steps {
+		s := ps.step
+		p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}}
+		if s.Kind == config.StepBuiltin {
+			if _, ok := r.Builtins[s.Arg]; !ok {
+				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
+				continue
+			}
+		}
+		_, localBuiltin := r.Builtins[s.Arg].(tasks.LocalStep)
+		if s.Kind == config.StepLocal || (s.Kind == config.StepBuiltin && localBuiltin) {
+			p.local = true
+			sc, err := scopeOf(nil)
+			if err == nil {
+				var hc *hostCmd
+				if hc, err = fill(s, sc); err == nil {
+					// Local commands run in the project: the
+					// Deployfile's directory, wherever deploy started.
+					hc.dir, err = filepath.Abs(cmp.Or(r.DF.Relative(hc.dir), filepath.Dir(r.DF.File)))
+				}
+				p.cmds[config.LocalHost] = hc
+			}
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s (local): %v", ps.label, err))
+			}
+			out = append(out, p)
+			continue
+		}
+		p.hosts = narrow(r.DF, hosts, ps.on)
+		if len(p.hosts) == 0 {
+			errs = append(errs, fmt.Sprintf("%s runs on group %s, and none of the target's hosts (%s) is in it",
+				ps.label, strings.Join(ps.on, " and "), strings.Join(names(hosts), ", ")))
+			continue
+		}
+		if s.Once {
+			p.hosts = p.hosts[:1]
+		}
+		for _, h := range p.hosts {
+			sc, err := scopeOf(h)
+			if err == nil {
+				var hc *hostCmd
+				hc, err = fill(s, sc)
+				if hc != nil {
+					hc.src = r.DF.Relative(hc.src)
+					if err == nil && s.Kind == config.StepBuiltin && s.Arg == "pull" {
+						hc.builds, err = fillBuilds(r.DF.App.Build, sc)
+					}
+				}
+				p.cmds[h.Name] = hc
+			}
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s on %s: %v", ps.label, h.Name, err))
+			}
+		}
+		out = append(out, p)
+	}
+	if len(errs) > 0 {
+		return nil, nil, &RefusedError{Problems: errs}
+	}
+	out = r.planSwitch(out)
+	for _, p := range out {
+		for _, hc := range p.cmds {
+			for _, v := range hc.env {
+				// Short values ("1", "on") would garble every line.
+				if len(v) >= 4 {
+					secretSet[v] = true
+				}
+			}
+		}
+	}
+	secrets := make([]string, 0, len(secretSet))
+	for s := range secretSet {
+		secrets = append(secrets, s)
+	}
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	return out, secrets, nil
+}
+
+// planSwitch puts the switch of `current` after the steps that build the
+// release and every step of the preparing phase: before the first step
+// that acts on the release in use (reload, healthcheck), else at the end.
+// It runs on the hosts that build a release.
+func (r *Runner) planSwitch(steps []*prepared) []*prepared {
+	var hosts []*config.Host
+	for _, p := range steps {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.PreparesRelease); ok && p.ps.step.Kind == config.StepBuiltin {
+			for _, h := range p.hosts {
+				if !slices.Contains(hosts, h) {
+					hosts = append(hosts, h)
+				}
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		return steps
+	}
+	sw := &prepared{ps: planStep{step: &config.Step{Kind: config.StepBuiltin, Arg: "switch"}, label: "release"},
+		title: "switch current", isSwitch: true, hosts: hosts}
+	at := len(steps)
+	for i, p := range steps {
+		if _, ok := r.Builtins[p.ps.step.Arg].(tasks.AfterSwitch); ok && p.ps.step.Kind == config.StepBuiltin {
+			at = i
+			break
+		}
+	}
+	return slices.Insert(steps, at, sw)
+}
+
+// expandShell puts each {{name}} into shell text as one quoted word, so a
+// value can never become a command.
+func expandShell(sc *config.Scope, text string) (string, error) {
+	return sc.Expand(text, remote.Quote)
+}
+
+// fill fills in the variables of a step for one scope.
+func fill(s *config.Step, sc *config.Scope) (*hostCmd, error) {
+	hc := &hostCmd{scope: sc, env: map[string]string{}}
+	var err error
+	shell := func(t string) string {
+		if err != nil || t == "" {
+			return ""
+		}
+		var out string
+		out, err = expandShell(sc, t)
+		return out
+	}
+	raw := func(t string) string {
+		if err != nil || t == "" {
+			return ""
+		}
+		var out string
+		out, err = sc.ExpandRaw(t)
+		return out
+	}
+	switch s.Kind {
+	case config.StepRun, config.StepLocal:
+		hc.script = shell(s.Arg)
+	case config.StepUpload:
+		hc.src, hc.to = raw(s.Arg), raw(s.To)
+	}
+	if s.With != nil {
+		hc.with = map[string]any{}
+		for k, v := range s.With {
+			if str, ok := v.(string); ok {
+				// A command is shell: its variables are quoted words.
+				// Anything else (a path, a URL) takes them as they are.
+				if k == "command" {
+					v = shell(str)
+				} else {
+					v = raw(str)
+				}
+			}
+			hc.with[k] = v
+		}
+	}
+	hc.dir = raw(s.Dir)
+	hc.unless, hc.onlyIf, hc.creates = shell(s.Unless), shell(s.OnlyIf), raw(s.Creates)
+	for k, v := range s.Env {
+		hc.env[k] = raw(v)
+	}
+	return hc, err
+}
+
+// fillBuilds fills in the variables of [app] build for a host: quoted
+// words in the command, plain text in the paths.
+func fillBuilds(builds []config.Build, sc *config.Scope) ([]tasks.Build, error) {
+	out := make([]tasks.Build, 0, len(builds))
+	for _, b := range builds {
+		run, err := expandShell(sc, b.Run)
+		if err != nil {
+			return nil, fmt.Errorf("[app] build: %w", err)
+		}
+		out = append(out, tasks.Build{Run: run, Inputs: b.Inputs, Output: b.Output})
+	}
+	return out, nil
+}
+
+// narrow keeps the hosts that are in every group of on.
+func narrow(df *config.Deployfile, hosts []*config.Host, on []string) []*config.Host {
+	var out []*config.Host
+	for _, h := range hosts {
+		in := true
+		for _, g := range on {
+			if !slices.ContainsFunc(df.GroupHosts(g), func(x *config.Host) bool { return x.Name == h.Name }) {
+				in = false
+				break
+			}
+		}
+		if in {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func names(hosts []*config.Host) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// refill fills a step's variables again when it is about to run: {{sha}}
+// is known only once the commit to deploy is (push records it), and in a
+// rollback it is the commit each host goes back to.
+func (r *Runner) refill(p *prepared, host string) (*hostCmd, error) {
+	s, hc := p.ps.step, p.cmds[host]
+	if !s.Uses("sha") {
+		return hc, nil
+	}
+	sha := r.State.SHA()
+	if p.rollback {
+		sha = r.rollbackTo[host].SHA
+	}
+	if sha == "" {
+		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
+	}
+	filled, err := fill(s, hc.scope.With("sha", sha))
+	if err != nil {
+		return nil, err
+	}
+	filled.src, filled.builds = hc.src, hc.builds
+	return filled, nil
+}
