@@ -166,14 +166,15 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 		if err != nil {
 			return nil, err
 		}
+		// Released with the journal at the end, or here if the run
+		// stops before it (a panic, a refused rollback).
 		released := false
-		unlock = func() {
+		defer func() {
 			if !released {
-				released = true
 				res.LocksLeft = r.releaseLocks(ctx, locks, info)
 			}
-		}
-		defer unlock()
+		}()
+		unlock = func() { released = true }
 	case hasRoot:
 		var failed map[string]error
 		if r.rel, failed = r.readStates(ctx, remoteHosts); len(failed) > 0 {
@@ -250,7 +251,11 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 			result = ResultFailed
 		}
 		res.SHA = r.State.SHA()
-		res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
+		// The journal line and the release of the lock are one command
+		// per host; a host that does not answer keeps both.
+		var left map[string]string
+		left, res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
+		unlock = func() { res.LocksLeft = left }
 	}
 	unlock()
 	for _, h := range slices.Sorted(maps.Keys(res.LocksLeft)) {

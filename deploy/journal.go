@@ -77,12 +77,24 @@ func (r *Runner) onEachHost(ctx context.Context, hosts []*config.Host, fn func(h
 	return g.Wait()
 }
 
-// writeJournal appends the run's line to the journal of each host. It
-// runs even when ctx is cancelled, so an interrupted run is recorded.
-func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info LockInfo, res *RunResult, result string) error {
+// writeJournal appends the run's line to the journal of each host and, in
+// the same command, releases the run's lock there. It runs even when ctx
+// is cancelled, so an interrupted run is recorded, within cleanupTimeout.
+// It returns the hosts where that failed — their lock is still held — and
+// why.
+func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info LockInfo, res *RunResult, result string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	return r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
+	var mu sync.Mutex
+	left := map[string]string{}
+	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) (err error) {
+		defer func() {
+			if err != nil {
+				mu.Lock()
+				left[h.Name] = err.Error()
+				mu.Unlock()
+			}
+		}()
 		user, machine, _ := strings.Cut(info.Owner, "@")
 		e := JournalEntry{ID: info.ID, Time: info.Started, Owner: info.Owner, User: user, Machine: machine, Task: info.Task, Target: info.Target,
 			Host: h.Name, ToSHA: res.SHA, Result: result, Duration: res.Duration.Seconds(), Steps: []JournalStep{}}
@@ -108,13 +120,14 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info Lo
 		dir := stateDir(sc)
 		// The line is secret-masked like all output, and travels in the
 		// script on stdin.
-		script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s >> %s/journal",
-			remote.MustQuote(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), remote.MustQuote(dir))
+		script := fmt.Sprintf("mkdir -p %[1]s && printf '%%s\\n' %[2]s >> %[1]s/journal\n%[3]s",
+			remote.MustQuote(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), unlockScript(dir+"/lock", info.ID))
 		if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
 			return fmt.Errorf("journal on %s: %w", h.Name, err)
 		}
 		return nil
 	})
+	return left, err
 }
 
 // HistoryEntry is one run, merged over the hosts that recorded it.

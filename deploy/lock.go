@@ -248,9 +248,7 @@ func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*c
 		return false
 	}
 	dir := stateDir(sc) + "/lock"
-	script := fmt.Sprintf(`if grep -q %s %s/info 2>/dev/null; then rm -rf %s; fi`,
-		remote.MustQuote(`"id":"`+held.Info.ID+`"`), remote.MustQuote(dir), remote.MustQuote(dir))
-	if conn.Run(ctx, &remote.Cmd{Script: script}) != nil {
+	if conn.Run(ctx, &remote.Cmd{Script: unlockScript(dir, held.Info.ID)}) != nil {
 		return false
 	}
 	r.Printer.Event(Event{Time: time.Now(), Type: EventOutput, Host: held.Host, Stream: "stderr",
@@ -269,9 +267,7 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 	var g errgroup.Group
 	for _, l := range locks {
 		g.Go(func() error {
-			script := fmt.Sprintf(`if grep -q %s %s/info 2>/dev/null; then rm -rf %s; fi`,
-				remote.MustQuote(`"id":"`+info.ID+`"`), remote.MustQuote(l.dir), remote.MustQuote(l.dir))
-			if err := l.conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
+			if err := l.conn.Run(ctx, &remote.Cmd{Script: unlockScript(l.dir, info.ID)}); err != nil {
 				mu.Lock()
 				left[l.host] = err.Error()
 				mu.Unlock()
@@ -283,9 +279,15 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 	return left
 }
 
+// unlockScript removes the lock dir if it holds run id, and only then.
+func unlockScript(dir, id string) string {
+	return fmt.Sprintf(`if grep -q %s %s/info 2>/dev/null; then rm -rf %s; fi`,
+		remote.MustQuote(`"id":"`+id+`"`), remote.MustQuote(dir), remote.MustQuote(dir))
+}
+
 // cleanupTimeout bounds each command a run still sends once it is over or
 // interrupted: the journal, the unlock.
-const cleanupTimeout = 5 * time.Second
+const cleanupTimeout = 4 * time.Second
 
 // Unlock removes the lock on every host of hosts, whoever holds it, and
 // returns what each held (hosts without a lock are left out).

@@ -19,7 +19,7 @@ import (
 // hosts: roll back, reload, read the state again.
 const (
 	settleTimeout            = 45 * time.Second
-	interruptedSettleTimeout = 15 * time.Second
+	interruptedSettleTimeout = 6 * time.Second
 )
 
 // hostRelease is a host's release state during a run and the strategy
