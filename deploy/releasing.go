@@ -198,8 +198,11 @@ func (r *Runner) settle(ctx context.Context, res *RunResult, steps []*prepared, 
 			continue
 		}
 		hr := r.rel.get(h.Name)
-		if hr == nil || st.Start == "" || st.Current == st.Start || st.Record.Run != r.State.RunID() {
-			continue // not moved by this run, or nothing to go back to
+		// Under the lock only this run moves `current`: a host whose
+		// current is not what it was at the start was moved by it, even
+		// when the record of the move was lost with the host.
+		if hr == nil || st.Start == "" || st.Current == st.Start {
+			continue // not moved, or nothing to go back to
 		}
 		hr.st = st
 		r.rollbackTo[h.Name] = tasks.Release{Name: st.Start, SHA: hr.startCommit()}
