@@ -140,52 +140,18 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*R
 // execute runs prepared steps over hosts: lock (reading every host's
 // release state in the same command), steps in order, and after a failure
 // or an interrupt, settle: the states read again, the hosts this run
-// moved rolled back. Then pruning and the journal. before, when set, runs
-// once the states are known, before the first step; the hosts it returns
-// are the only ones the steps run on.
+// moved rolled back. Then pruning, and the journal with the release of the
+// locks. before, when set, runs once the states are known, before the
+// first step; the hosts it returns are the only ones the steps run on.
 func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*config.Host, error)) (*RunResult, error) {
-	pr := &maskingPrinter{next: r.Printer, secrets: secrets}
-	res := &RunResult{Task: task, DryRun: r.DryRun}
-
-	// The hosts remote steps run on are locked for the run, and record it
-	// in their journal; that needs a deploy root ([app] path).
-	remoteHosts := remoteHostsOf(prepared)
-	info := newRunInfo(task, r.Target)
-	if r.State.RunID() == "" {
-		r.State.SetRunID(info.ID)
+	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
+		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
+	if err := x.begin(ctx); err != nil {
+		return nil, err
 	}
-	info.ID = r.State.RunID()
-	info.SHA = r.State.SHA() // the commit checked out as the run starts
-	hasRoot := r.DF.App.Path != "" && len(remoteHosts) > 0
-	record := hasRoot && !r.DryRun
-	r.rel = &releaseStates{}
-	unlock := func() {}
-	switch {
-	case record:
-		locks, err := r.takeLocks(ctx, remoteHosts, info)
-		if err != nil {
-			return nil, err
-		}
-		// Released with the journal at the end, or here if the run
-		// stops before it (a panic, a refused rollback).
-		released := false
-		defer func() {
-			if !released {
-				res.LocksLeft = r.releaseLocks(ctx, locks, info)
-			}
-		}()
-		unlock = func() { released = true }
-	case hasRoot:
-		var failed map[string]error
-		if r.rel, failed = r.readStates(ctx, remoteHosts); len(failed) > 0 {
-			var problems []string
-			for h, err := range failed {
-				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
-			}
-			slices.Sort(problems)
-			return nil, fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
-		}
-	}
+	// The locks go with the journal at the end; here only if the run
+	// stops before it (a refused rollback, a panic).
+	defer x.releaseLocks(ctx)
 	if before != nil {
 		keep, err := before(ctx)
 		if err != nil {
@@ -195,19 +161,71 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 			p.hosts = slices.DeleteFunc(slices.Clone(p.hosts), func(h *config.Host) bool { return !slices.Contains(keep, h) })
 		}
 	}
-	for _, h := range hosts {
-		res.Hosts = append(res.Hosts, h.Name)
-	}
+	x.res.Hosts = names(hosts)
 	for _, p := range prepared {
-		res.Steps = append(res.Steps, p.title)
+		x.res.Steps = append(x.res.Steps, p.title)
 	}
 	start := time.Now()
 	if r.DryRun {
-		pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
+		x.pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
 	}
-	pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: res.Hosts})
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts})
+	x.runSteps(ctx)
+	x.finish(ctx, start)
+	return x.res, nil
+}
 
-	for i, p := range prepared {
+// execution is one run of prepared steps.
+type execution struct {
+	r       *Runner
+	task    string
+	steps   []*prepared
+	secrets []string
+	pr      Printer
+	res     *RunResult
+	info    LockInfo
+	hosts   []*config.Host // the hosts remote steps run on
+	record  bool           // locked, journaled: a real run with a deploy root
+	locks   []*hostLock    // held until released
+}
+
+// begin takes the locks — or, for a plan, reads the release states.
+func (x *execution) begin(ctx context.Context) error {
+	r := x.r
+	x.hosts = remoteHostsOf(x.steps)
+	x.info = newRunInfo(x.task, r.Target)
+	if r.State.RunID() == "" {
+		r.State.SetRunID(x.info.ID)
+	}
+	x.info.ID = r.State.RunID()
+	x.info.SHA = r.State.SHA() // the commit checked out as the run starts
+	hasRoot := r.DF.App.Path != "" && len(x.hosts) > 0
+	x.record = hasRoot && !r.DryRun
+	r.rel = &releaseStates{}
+	switch {
+	case x.record:
+		locks, err := r.takeLocks(ctx, x.hosts, x.info)
+		x.locks = locks
+		return err
+	case hasRoot:
+		var failed map[string]error
+		if r.rel, failed = r.readStates(ctx, x.hosts); len(failed) > 0 {
+			var problems []string
+			for h, err := range failed {
+				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
+			}
+			slices.Sort(problems)
+			return fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
+		}
+	}
+	return nil
+}
+
+// runSteps runs the steps in order until one fails or ctx ends; the rest
+// are not reached.
+func (x *execution) runSteps(ctx context.Context) {
+	res := x.res
+	for i, p := range x.steps {
 		if ctx.Err() != nil || res.Failure != nil {
 			for _, h := range p.hostNames() {
 				res.Results = append(res.Results, StepResult{Step: i, Host: h, Outcome: NotReached, Status: -1})
@@ -216,9 +234,9 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 		}
 		var results []StepResult
 		if p.isSwitch {
-			results = r.switchAll(ctx, i, p, pr)
+			results = x.r.switchAll(ctx, i, p, x.pr)
 		} else {
-			results = r.runStep(ctx, i, p, pr)
+			results = x.r.runStep(ctx, i, p, x.pr)
 		}
 		res.Results = append(res.Results, results...)
 		for j := range results {
@@ -228,19 +246,21 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 			}
 		}
 	}
-	if (res.Failure != nil || ctx.Err() != nil) && record {
-		r.settle(ctx, res, prepared, remoteHosts, pr)
+}
+
+// finish settles a failed or interrupted run, prunes after a good one,
+// writes the journal and releases the locks.
+func (x *execution) finish(ctx context.Context, start time.Time) {
+	r, res := x.r, x.res
+	if (res.Failure != nil || ctx.Err() != nil) && x.record {
+		r.settle(ctx, res, x.steps, x.hosts, x.pr)
 	}
-	if res.Failure == nil && ctx.Err() == nil && record && r.DF.App.KeepReleases > 0 {
-		r.prune(ctx, remoteHosts, pr)
+	if res.Failure == nil && ctx.Err() == nil && x.record && r.DF.App.KeepReleases > 0 {
+		r.prune(ctx, x.hosts, x.pr)
 	}
-	maskResults(res, secrets)
+	maskResults(res, x.secrets)
 	res.Duration = time.Since(start)
-	failed := 0
-	if res.Failure != nil {
-		failed = 1
-	}
-	if record {
+	if x.record {
 		result := ResultOK
 		switch {
 		case ctx.Err() != nil:
@@ -253,17 +273,26 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 		res.SHA = r.State.SHA()
 		// The journal line and the release of the lock are one command
 		// per host; a host that does not answer keeps both.
-		var left map[string]string
-		left, res.JournalErr = r.writeJournal(ctx, remoteHosts, info, res, result)
-		unlock = func() { res.LocksLeft = left }
+		res.LocksLeft, res.JournalErr = r.writeJournal(ctx, x.hosts, x.info, res, result)
+		x.locks = nil
 	}
-	unlock()
 	for _, h := range slices.Sorted(maps.Keys(res.LocksLeft)) {
-		pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: h, Stream: "stderr",
+		x.pr.Event(Event{Time: time.Now(), Type: EventOutput, Host: h, Stream: "stderr",
 			Line: fmt.Sprintf("the deploy lock could not be released (%s): run `deploy unlock %s` once the host is reachable", res.LocksLeft[h], h)})
 	}
-	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
-	return res, nil
+	failed := 0
+	if res.Failure != nil {
+		failed = 1
+	}
+	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
+}
+
+// releaseLocks releases what the run still holds.
+func (x *execution) releaseLocks(ctx context.Context) {
+	if len(x.locks) > 0 {
+		x.res.LocksLeft = x.r.releaseLocks(ctx, x.locks, x.info)
+		x.locks = nil
+	}
 }
 
 // remoteHostsOf are the hosts remote steps run on, in order.

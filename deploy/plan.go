@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -82,105 +83,130 @@ func (p *prepared) hostNames() []string {
 // all mistakes surface before the first command runs. It returns the
 // secrets to mask: secret variables and env values.
 func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, []string, error) {
+	pl := &planner{r: r, scopes: map[string]*config.Scope{}, secrets: map[string]bool{}}
 	var out []*prepared
-	var errs []string
-	secretSet := map[string]bool{}
-	scopes := map[string]*config.Scope{}
-	scopeOf := func(h *config.Host) (*config.Scope, error) {
-		key := config.LocalHost + "\x00"
-		if h != nil {
-			key = h.Name
-		}
-		if s, ok := scopes[key]; ok {
-			return s, nil
-		}
-		s, err := r.DF.Scope(h)
-		if err != nil {
-			return nil, err
-		}
-		s = s.With("sha", shaPlaceholder)
-		for _, sec := range s.Secrets() {
-			secretSet[sec] = true
-		}
-		scopes[key] = s
-		return s, nil
-	}
 	for _, ps := range steps {
 		s := ps.step
-		p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}}
-		if s.Kind == config.StepBuiltin {
-			if _, ok := r.Builtins[s.Arg]; !ok {
-				errs = append(errs, fmt.Sprintf("%s: built-in step %q is not available in this build yet", ps.label, s.Arg))
-				continue
-			}
+		if _, ok := r.Builtins[s.Arg]; s.Kind == config.StepBuiltin && !ok {
+			pl.problem("%s: built-in step %q is not available in this build yet", ps.label, s.Arg)
+			continue
 		}
 		_, localBuiltin := r.Builtins[s.Arg].(tasks.LocalStep)
 		if s.Kind == config.StepLocal || (s.Kind == config.StepBuiltin && localBuiltin) {
-			p.local = true
-			sc, err := scopeOf(nil)
-			if err == nil {
-				var hc *hostCmd
-				if hc, err = fill(s, sc); err == nil {
-					// Local commands run in the project: the
-					// Deployfile's directory, wherever deploy started.
-					hc.dir, err = filepath.Abs(cmp.Or(r.DF.Relative(hc.dir), filepath.Dir(r.DF.File)))
-				}
-				p.cmds[config.LocalHost] = hc
-			}
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s (local): %v", ps.label, err))
-			}
+			out = append(out, pl.local(ps))
+		} else if p := pl.remote(ps, hosts); p != nil {
 			out = append(out, p)
-			continue
 		}
-		p.hosts = narrow(r.DF, hosts, ps.on)
-		if len(p.hosts) == 0 {
-			errs = append(errs, fmt.Sprintf("%s runs on group %s, and none of the target's hosts (%s) is in it",
-				ps.label, strings.Join(ps.on, " and "), strings.Join(names(hosts), ", ")))
-			continue
-		}
-		if s.Once {
-			p.hosts = p.hosts[:1]
-		}
-		for _, h := range p.hosts {
-			sc, err := scopeOf(h)
-			if err == nil {
-				var hc *hostCmd
-				hc, err = fill(s, sc)
-				if hc != nil {
-					hc.src = r.DF.Relative(hc.src)
-					if err == nil && s.Kind == config.StepBuiltin && s.Arg == "pull" {
-						hc.builds, err = fillBuilds(r.DF.App.Build, sc)
-					}
-				}
-				p.cmds[h.Name] = hc
-			}
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s on %s: %v", ps.label, h.Name, err))
-			}
-		}
-		out = append(out, p)
 	}
-	if len(errs) > 0 {
-		return nil, nil, &RefusedError{Problems: errs}
+	if len(pl.problems) > 0 {
+		return nil, nil, &RefusedError{Problems: pl.problems}
 	}
 	out = r.planSwitch(out)
-	for _, p := range out {
+	return out, pl.secretsOf(out), nil
+}
+
+// planner fills in a task's steps for each host, collecting every
+// problem and every secret on the way.
+type planner struct {
+	r        *Runner
+	scopes   map[string]*config.Scope // by host name; "local\x00" for this machine
+	secrets  map[string]bool
+	problems []string
+}
+
+func (pl *planner) problem(format string, args ...any) {
+	pl.problems = append(pl.problems, fmt.Sprintf(format, args...))
+}
+
+// scopeOf is the variables of h (nil: this machine), {{sha}} a
+// placeholder until the push step knows it.
+func (pl *planner) scopeOf(h *config.Host) (*config.Scope, error) {
+	key := config.LocalHost + "\x00"
+	if h != nil {
+		key = h.Name
+	}
+	if s, ok := pl.scopes[key]; ok {
+		return s, nil
+	}
+	s, err := pl.r.DF.Scope(h)
+	if err != nil {
+		return nil, err
+	}
+	s = s.With("sha", shaPlaceholder)
+	for _, sec := range s.Secrets() {
+		pl.secrets[sec] = true
+	}
+	pl.scopes[key] = s
+	return s, nil
+}
+
+// local prepares a step that runs once on this machine, in the project:
+// the Deployfile's directory, wherever deploy started.
+func (pl *planner) local(ps planStep) *prepared {
+	p := &prepared{ps: ps, title: ps.step.Title(), cmds: map[string]*hostCmd{}, local: true}
+	sc, err := pl.scopeOf(nil)
+	if err == nil {
+		var hc *hostCmd
+		if hc, err = fill(ps.step, sc); err == nil {
+			hc.dir, err = filepath.Abs(cmp.Or(pl.r.DF.Relative(hc.dir), filepath.Dir(pl.r.DF.File)))
+		}
+		p.cmds[config.LocalHost] = hc
+	}
+	if err != nil {
+		pl.problem("%s (local): %v", ps.label, err)
+	}
+	return p
+}
+
+// remote prepares a step on the target's hosts that are in its groups.
+func (pl *planner) remote(ps planStep, hosts []*config.Host) *prepared {
+	s := ps.step
+	p := &prepared{ps: ps, title: s.Title(), cmds: map[string]*hostCmd{}, hosts: narrow(pl.r.DF, hosts, ps.on)}
+	if len(p.hosts) == 0 {
+		pl.problem("%s runs on group %s, and none of the target's hosts (%s) is in it",
+			ps.label, strings.Join(ps.on, " and "), strings.Join(names(hosts), ", "))
+		return nil
+	}
+	if s.Once {
+		p.hosts = p.hosts[:1]
+	}
+	_, builds := pl.r.Builtins[s.Arg].(tasks.PreparesRelease)
+	for _, h := range p.hosts {
+		sc, err := pl.scopeOf(h)
+		if err == nil {
+			var hc *hostCmd
+			hc, err = fill(s, sc)
+			if hc != nil {
+				hc.src = pl.r.DF.Relative(hc.src)
+				if err == nil && s.Kind == config.StepBuiltin && builds {
+					hc.builds, err = fillBuilds(pl.r.DF.App.Build, sc)
+				}
+			}
+			p.cmds[h.Name] = hc
+		}
+		if err != nil {
+			pl.problem("%s on %s: %v", ps.label, h.Name, err)
+		}
+	}
+	return p
+}
+
+// secretsOf are the values to mask, longest first: secret variables, and
+// the values of the steps' env (four characters or more: "1" or "on"
+// would garble every line).
+func (pl *planner) secretsOf(steps []*prepared) []string {
+	for _, p := range steps {
 		for _, hc := range p.cmds {
 			for _, v := range hc.env {
-				// Short values ("1", "on") would garble every line.
 				if len(v) >= 4 {
-					secretSet[v] = true
+					pl.secrets[v] = true
 				}
 			}
 		}
 	}
-	secrets := make([]string, 0, len(secretSet))
-	for s := range secretSet {
-		secrets = append(secrets, s)
-	}
+	secrets := slices.Collect(maps.Keys(pl.secrets))
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	return out, secrets, nil
+	return secrets
 }
 
 // planSwitch puts the switch of `current` after the steps that build the

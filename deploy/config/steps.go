@@ -137,100 +137,8 @@ func (d *decoder) step(p []string, v any) *Step {
 	}
 
 	for _, k := range d.keysInOrder(p, m) {
-		if !slices.Contains(allowed, k) {
-			continue
-		}
-		kp, x := child(p, k), m[k]
-		switch k {
-		case "local", "run":
-			s.Arg, _ = d.str(kp, x)
-			d.templated(kp, s.Arg)
-			if strings.TrimSpace(s.Arg) == "" {
-				d.valueError(kp, "write the command to run", "%s command is empty", k)
-			}
-		case "builtin":
-			s.Arg, _ = d.str(kp, x)
-			if !slices.Contains(Builtins(), s.Arg) {
-				fix := "built-in steps are " + strings.Join(Builtins(), ", ")
-				if sg := suggest(s.Arg, Builtins()); sg != "" {
-					fix = fmt.Sprintf("did you mean %q? (%s)", sg, fix)
-				}
-				d.valueError(kp, fix, "unknown built-in step %q", s.Arg)
-			}
-		case "task":
-			s.Arg, _ = d.str(kp, x) // checked against the tasks once all are read
-		case "upload":
-			s.Arg, _ = d.str(kp, x)
-			d.templated(kp, s.Arg)
-			if s.Arg == "" {
-				d.valueError(kp, "write the local file or directory to upload", "upload source is empty")
-			}
-		case "to":
-			s.To, _ = d.str(kp, x)
-			d.templated(kp, s.To)
-		case "mode":
-			s.Mode, _ = d.str(kp, x)
-			if !octalMode.MatchString(s.Mode) {
-				d.valueError(kp, `write an octal mode in quotes, such as "0644" or "0755"`, "mode %q is not an octal file mode", s.Mode)
-			}
-		case "name":
-			s.Name, _ = d.str(kp, x)
-		case "on":
-			s.On, _ = d.str(kp, x) // checked against the groups once all are read
-		case "once":
-			s.Once = d.boolean(kp, x)
-		case "serial":
-			s.Serial = d.intIn(kp, x, 1, math32)
-		case "parallel":
-			s.Parallel = d.intIn(kp, x, 1, math32)
-		case "sudo":
-			switch u := x.(type) {
-			case bool:
-				s.Sudo = u
-			case string:
-				if err := checkUser(u); err != nil {
-					d.valueError(kp, `write sudo = true (root) or sudo = "USER"`, "%v", err)
-				}
-				s.Sudo, s.SudoUser = true, u
-			default:
-				d.valueError(kp, `write sudo = true (root) or sudo = "USER"`, "sudo must be true, false or a user name, not %s", typeName(x))
-			}
-		case "tty":
-			s.TTY = d.boolean(kp, x)
-		case "dir":
-			s.Dir, _ = d.str(kp, x)
-			d.templated(kp, s.Dir)
-		case "env":
-			s.Env = d.env(kp, x)
-		case "timeout":
-			s.Timeout = d.duration(kp, x)
-		case "ignore_errors":
-			s.IgnoreErrors = d.boolean(kp, x)
-		case "on_failure":
-			s.OnFailure, _ = d.str(kp, x)
-			if s.OnFailure != OnFailureCancel && s.OnFailure != OnFailureWait {
-				d.valueError(kp, `write on_failure = "cancel" (stop the other hosts' commands) or "wait" (let them finish)`,
-					"unknown on_failure %q", s.OnFailure)
-			}
-		case "unless", "only_if", "creates":
-			g, _ := d.str(kp, x)
-			d.templated(kp, g)
-			if strings.TrimSpace(g) == "" {
-				d.valueError(kp, "write a command (unless, only_if) or a path (creates), or remove the key", "%s is empty", k)
-			}
-			switch k {
-			case "unless":
-				s.Unless = g
-			case "only_if":
-				s.OnlyIf = g
-			default:
-				s.Creates = g
-			}
-		case "with":
-			if t, ok := d.table(kp, x, `write with = { key = "value" }`); ok {
-				s.With = t
-				d.templatedTree(kp, t)
-			}
+		if slices.Contains(allowed, k) {
+			d.stepField(s, k, child(p, k), m[k])
 		}
 	}
 	if s.Kind == StepUpload && s.To == "" {
@@ -240,6 +148,102 @@ func (d *decoder) step(p []string, v any) *Step {
 		d.keyError(child(p, "serial"), "remove serial: a once step runs on a single host", "once and serial together")
 	}
 	return s
+}
+
+// stepField decodes one key of a step into s. It is one flat switch, a
+// case per key, longer than most functions here: read it as a table.
+func (d *decoder) stepField(s *Step, k string, kp []string, x any) {
+	switch k {
+	case "local", "run":
+		s.Arg, _ = d.str(kp, x)
+		d.templated(kp, s.Arg)
+		if strings.TrimSpace(s.Arg) == "" {
+			d.valueError(kp, "write the command to run", "%s command is empty", k)
+		}
+	case "builtin":
+		s.Arg, _ = d.str(kp, x)
+		if !slices.Contains(Builtins(), s.Arg) {
+			fix := "built-in steps are " + strings.Join(Builtins(), ", ")
+			if sg := suggest(s.Arg, Builtins()); sg != "" {
+				fix = fmt.Sprintf("did you mean %q? (%s)", sg, fix)
+			}
+			d.valueError(kp, fix, "unknown built-in step %q", s.Arg)
+		}
+	case "task":
+		s.Arg, _ = d.str(kp, x) // checked against the tasks once all are read
+	case "upload":
+		s.Arg, _ = d.str(kp, x)
+		d.templated(kp, s.Arg)
+		if s.Arg == "" {
+			d.valueError(kp, "write the local file or directory to upload", "upload source is empty")
+		}
+	case "to":
+		s.To, _ = d.str(kp, x)
+		d.templated(kp, s.To)
+	case "mode":
+		s.Mode, _ = d.str(kp, x)
+		if !octalMode.MatchString(s.Mode) {
+			d.valueError(kp, `write an octal mode in quotes, such as "0644" or "0755"`, "mode %q is not an octal file mode", s.Mode)
+		}
+	case "name":
+		s.Name, _ = d.str(kp, x)
+	case "on":
+		s.On, _ = d.str(kp, x) // checked against the groups once all are read
+	case "once":
+		s.Once = d.boolean(kp, x)
+	case "serial":
+		s.Serial = d.intIn(kp, x, 1, math32)
+	case "parallel":
+		s.Parallel = d.intIn(kp, x, 1, math32)
+	case "sudo":
+		switch u := x.(type) {
+		case bool:
+			s.Sudo = u
+		case string:
+			if err := checkUser(u); err != nil {
+				d.valueError(kp, `write sudo = true (root) or sudo = "USER"`, "%v", err)
+			}
+			s.Sudo, s.SudoUser = true, u
+		default:
+			d.valueError(kp, `write sudo = true (root) or sudo = "USER"`, "sudo must be true, false or a user name, not %s", typeName(x))
+		}
+	case "tty":
+		s.TTY = d.boolean(kp, x)
+	case "dir":
+		s.Dir, _ = d.str(kp, x)
+		d.templated(kp, s.Dir)
+	case "env":
+		s.Env = d.env(kp, x)
+	case "timeout":
+		s.Timeout = d.duration(kp, x)
+	case "ignore_errors":
+		s.IgnoreErrors = d.boolean(kp, x)
+	case "on_failure":
+		s.OnFailure, _ = d.str(kp, x)
+		if s.OnFailure != OnFailureCancel && s.OnFailure != OnFailureWait {
+			d.valueError(kp, `write on_failure = "cancel" (stop the other hosts' commands) or "wait" (let them finish)`,
+				"unknown on_failure %q", s.OnFailure)
+		}
+	case "unless", "only_if", "creates":
+		g, _ := d.str(kp, x)
+		d.templated(kp, g)
+		if strings.TrimSpace(g) == "" {
+			d.valueError(kp, "write a command (unless, only_if) or a path (creates), or remove the key", "%s is empty", k)
+		}
+		switch k {
+		case "unless":
+			s.Unless = g
+		case "only_if":
+			s.OnlyIf = g
+		default:
+			s.Creates = g
+		}
+	case "with":
+		if t, ok := d.table(kp, x, `write with = { key = "value" }`); ok {
+			s.With = t
+			d.templatedTree(kp, t)
+		}
+	}
 }
 
 func stepKeyFix(kind StepKind, key string) string {
