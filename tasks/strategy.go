@@ -103,6 +103,9 @@ func (s releases) Prepare(ctx context.Context, env *Env, commit string) (Release
 	if s.app.Repo == "" {
 		return Release{}, errors.New("[app] repo is not set: the hosts need the central repository to fetch from")
 	}
+	if !isCommit(commit) {
+		return Release{}, fmt.Errorf("%q is not a commit id", commit)
+	}
 	name := env.State.Stamp() + "-" + sha7(commit)
 	var links strings.Builder
 	for _, sh := range s.app.Shared {
@@ -200,20 +203,21 @@ func buildScript(root string, b Build) string {
 		inputs.WriteString(" " + q(in))
 	}
 	name := strings.ReplaceAll(strings.Trim(b.Output, "/"), "/", "_")
-	return fmt.Sprintf(`h=$( (for f in%[1]s; do printf '%%s\n' "$f"; cat "$f" 2>/dev/null || echo '(missing)'; done) | %[6]s | cut -c1-16)
+	return fmt.Sprintf(`output=%[4]s
+h=$( (for f in%[1]s; do printf '%%s\n' "$f"; cat "$f" 2>/dev/null || echo '(missing)'; done) | %[6]s | cut -c1-16)
 out=%[2]s/shared/build/%[3]s-$h
 if [ ! -e "$out/.deploy-built" ]; then
   rm -rf "$out"
   mkdir -p "$out"
-  echo "building %[4]s (inputs changed)"
-  DEPLOY_OUTPUT="$out" sh -ec %[5]s || { echo "build %[4]s failed" >&2; exit 1; }
+  echo "building $output (inputs changed)"
+  DEPLOY_OUTPUT="$out" sh -ec %[5]s || { echo "build $output failed" >&2; exit 1; }
   touch "$out/.deploy-built"
 else
-  echo "%[4]s: inputs unchanged, reusing ${out##*/}"
+  echo "$output: inputs unchanged, reusing ${out##*/}"
 fi
-rm -rf %[4]s
-mkdir -p "$(dirname %[4]s)"
-ln -s "$out" %[4]s
+rm -rf "$output"
+mkdir -p "$(dirname "$output")"
+ln -s "$out" "$output"
 `, inputs.String(), q(root), q(name), q(b.Output), q(b.Run), hashCommand)
 }
 
@@ -355,6 +359,9 @@ func (s inPlace) Prepare(ctx context.Context, env *Env, commit string) (Release,
 	if s.app.Repo == "" {
 		return Release{}, errors.New("[app] repo is not set: the hosts need the central repository to fetch from")
 	}
+	if !isCommit(commit) {
+		return Release{}, fmt.Errorf("%q is not a commit id", commit)
+	}
 	rec := Record{Release: commit, Commit: commit, Phase: PhaseSwitched, Run: env.State.RunID()}
 	// {path} already holds .deploy (the lock): init, then fetch.
 	script := fmt.Sprintf(`mkdir -p %[1]s/shared
@@ -420,4 +427,18 @@ func (inPlace) Prune(context.Context, remote.Conn, *HostState, int) ([]string, e
 func appendLog(root string, rec Record) string {
 	return fmt.Sprintf(`mkdir -p %[1]s
 printf '%%s\n' %[2]s >> %[1]s/state.log`, q(root+"/.deploy"), recordShell(rec, nil))
+}
+
+// isCommit reports whether s is a hexadecimal commit id, as release
+// names and scripts take it.
+func isCommit(s string) bool {
+	if len(s) < 7 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -313,3 +313,29 @@ func TestRenameOverWithoutMvT(t *testing.T) {
 		t.Error("the link was moved into the old release")
 	}
 }
+
+// Values from the Deployfile in a build — its output path, inputs and
+// command — are data to the shell, never code.
+func TestBuildScriptHostileValues(t *testing.T) {
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	os.MkdirAll(release, 0o755)
+	hostile := `x"; touch pwned1; echo "$(touch pwned2)` + "`touch pwned3`"
+	b := Build{Run: "echo built > \"$DEPLOY_OUTPUT/out\"", Inputs: []string{hostile}, Output: "deps/" + hostile}
+	var out bytes.Buffer
+	script := "cd " + q(release) + "\n" + buildScript(dir, b)
+	if err := (remote.Local{}).Run(context.Background(), &remote.Cmd{Script: script, Stdout: &out, Stderr: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, f := range []string{"pwned1", "pwned2", "pwned3"} {
+		if _, err := os.Stat(filepath.Join(release, f)); err == nil {
+			t.Errorf("%s: a value ran as a command", f)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(release, "deps", hostile, "out")); err != nil || string(got) != "built\n" {
+		t.Errorf("the build's output is not linked where it was asked: %q %v\n%s", got, err, out.String())
+	}
+	if _, err := (releases{app: &App{Path: dir, Repo: "r"}}).Prepare(context.Background(), &Env{State: NewRunState("r")}, "abc; touch pwned"); err == nil {
+		t.Error("a commit that is not hex was taken")
+	}
+}
