@@ -97,6 +97,7 @@ type Runner struct {
 	// release each host goes back to in a rollback.
 	rel        *releaseStates
 	rollbackTo map[string]tasks.Release
+	masks      []string // every form of every secret of the run
 }
 
 // ensureState makes the run's shared state when the caller gave none.
@@ -144,6 +145,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*R
 // locks. before, when set, runs once the states are known, before the
 // first step; the hosts it returns are the only ones the steps run on.
 func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*config.Host, error)) (*RunResult, error) {
+	r.masks = secrets
 	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
 		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
 	if err := x.begin(ctx); err != nil {

@@ -54,7 +54,8 @@ func (p StepsOnly) Event(e Event) {
 }
 
 // maskingPrinter masks secrets in every event before passing it on, so no
-// output, error or JSON line shows one.
+// output, error or JSON line shows one; secrets holds every form of each
+// (see maskForms).
 type maskingPrinter struct {
 	next    Printer
 	secrets []string
@@ -69,10 +70,12 @@ func (p *maskingPrinter) Event(e Event) {
 
 // lineWriter cuts a stream into lines and hands each whole line on, so a
 // line split across two reads is never broken, nor mixed with another
-// host's. A line longer than maxLine is handed on in pieces.
+// host's. A line longer than maxLine is handed on in pieces, never cut
+// inside one of secrets (the masking printer masks whole pieces).
 type lineWriter struct {
-	buf  []byte
-	emit func(line string)
+	buf     []byte
+	emit    func(line string)
+	secrets []string
 }
 
 const maxLine = 64 << 10
@@ -87,11 +90,38 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.emit(strings.TrimSuffix(string(w.buf[:i]), "\r"))
 		w.buf = w.buf[i+1:]
 	}
-	for len(w.buf) >= maxLine {
-		w.emit(string(w.buf[:maxLine]))
-		w.buf = w.buf[maxLine:]
+	for len(w.buf) >= maxLine+w.overlap() {
+		cut := w.cut()
+		w.emit(string(w.buf[:cut]))
+		w.buf = w.buf[cut:]
 	}
 	return len(p), nil
+}
+
+// overlap is how much more than maxLine must be read before a long line
+// is cut: enough to see a secret that crosses the cut whole.
+func (w *lineWriter) overlap() int {
+	n := 0
+	for _, s := range w.secrets {
+		n = max(n, len(s))
+	}
+	return n
+}
+
+// cut is where to cut a long line: at maxLine, or before a secret that
+// would cross it.
+func (w *lineWriter) cut() int {
+	cut := maxLine
+	for _, s := range w.secrets {
+		lo := max(0, maxLine-len(s)+1)
+		if i := bytes.Index(w.buf[lo:min(len(w.buf), maxLine+len(s)-1)], []byte(s)); i >= 0 && lo+i < cut {
+			cut = lo + i
+		}
+	}
+	if cut == 0 {
+		cut = maxLine
+	}
+	return cut
 }
 
 // Flush hands on a last line that had no newline.

@@ -191,22 +191,17 @@ func (pl *planner) remote(ps planStep, hosts []*config.Host) *prepared {
 	return p
 }
 
-// secretsOf are the values to mask, longest first: secret variables, and
-// the values of the steps' env (four characters or more: "1" or "on"
-// would garble every line).
+// secretsOf are the strings to mask, in every form (maskForms): secret
+// variables, and the values of the steps' env.
 func (pl *planner) secretsOf(steps []*prepared) []string {
 	for _, p := range steps {
 		for _, hc := range p.cmds {
 			for _, v := range hc.env {
-				if len(v) >= 4 {
-					pl.secrets[v] = true
-				}
+				pl.secrets[v] = true
 			}
 		}
 	}
-	secrets := slices.Collect(maps.Keys(pl.secrets))
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	return secrets
+	return maskForms(slices.Collect(maps.Keys(pl.secrets)))
 }
 
 // planSwitch puts the switch of `current` after the steps that build the

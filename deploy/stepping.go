@@ -140,7 +140,7 @@ func (r *Runner) stepOf(s *config.Step, hc *hostCmd) tasks.Step {
 // side. flush writes out the last lines of output.
 func (r *Runner) envFor(conn remote.Conn, name string, onHost bool, hc *hostCmd, pr Printer, tail *tailLines) (env *tasks.Env, flush func()) {
 	stream := func(kind string, also *tailLines) *lineWriter {
-		return &lineWriter{emit: func(line string) {
+		return &lineWriter{secrets: r.masks, emit: func(line string) {
 			if also != nil {
 				also.add(line)
 			}
