@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/deploy-tool/deploy/deploy/config"
@@ -27,9 +28,16 @@ func (f fakeMigrate) Run(ctx context.Context, env *tasks.Env, _ tasks.Verdict) e
 	return os.WriteFile(f.marker, nil, 0o644)
 }
 
-type collect struct{ events []Event }
+type collect struct {
+	mu     sync.Mutex
+	events []Event
+}
 
-func (c *collect) Event(e Event) { c.events = append(c.events, e) }
+func (c *collect) Event(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, e)
+}
 
 func TestBuiltinDispatch(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "migrated")
