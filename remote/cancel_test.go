@@ -22,12 +22,17 @@ func TestCancelStopsCommandAndChildren(t *testing.T) {
 		name string
 		root bool // log in as root
 		sudo bool // run the command through sudo, as root
+		tty  bool
 	}{
 		{name: "plain login"},
 		{name: "root login", root: true},
 		{name: "sudo to root", sudo: true},
+		{name: "plain login with a terminal", tty: true},
+		{name: "root login with a terminal", root: true, tty: true},
+		{name: "sudo to root with a terminal", sudo: true, tty: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			env := sshtest.New(t)
 			var opts []sshtest.ServerOption
 			if tt.root {
@@ -55,7 +60,7 @@ func TestCancelStopsCommandAndChildren(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			started := time.Now()
-			go func() { done <- conn.Run(ctx, &remote.Cmd{Script: script, Sudo: tt.sudo}) }()
+			go func() { done <- conn.Run(ctx, &remote.Cmd{Script: script, Sudo: tt.sudo, TTY: tt.tty}) }()
 			pids := []int{
 				sshtest.WaitForPID(t, filepath.Join(dir, "sleep1.pid")),
 				sshtest.WaitForPID(t, filepath.Join(dir, "sleep2.pid")),
