@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,8 @@ func TestStalledConnectionBoundedByContext(t *testing.T) {
 			proxy := env.StartProxy(t, "frozen", srv.Addr(), srv.HostKey)
 			opts := env.Options()
 			opts.KeepaliveInterval = -1
-			conn, err := newPool(t, opts).Dial(context.Background(), remote.Target{Host: "frozen"})
+			pool := newPool(t, opts)
+			conn, err := pool.Dial(context.Background(), remote.Target{Host: "frozen"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,6 +78,27 @@ func TestStalledConnectionBoundedByContext(t *testing.T) {
 			}
 			proxy.Thaw()
 			runOK(t, conn, "true")
+
+			// Abandoned again, then the pool closes while the connection
+			// is still frozen: nothing of the call is left running.
+			ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if err := tt.call(ctx, conn, local, proxy.Freeze); err == nil {
+				t.Error("a call on a frozen connection succeeded")
+			}
+			pool.Close()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				buf := make([]byte, 1<<20)
+				stacks := string(buf[:runtime.Stack(buf, true)])
+				if !strings.Contains(stacks, "deploy/remote.(*sshConn)") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("goroutines of the abandoned call outlive the pool:\n%s", stacks)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		})
 	}
 }
