@@ -16,12 +16,26 @@ import (
 type Conn interface {
 	// Run runs cmd and waits for it. A command that ran and exited
 	// non-zero gives an *ExitError; any other error means it could not be
-	// run or its host was lost. When ctx ends, the command is signalled
-	// so that nothing keeps running on the host.
+	// run or its host was lost.
+	//
+	// Once ctx ends, Run returns within a second, whatever it was waiting
+	// for (a session slot, the opening of the session, the exit status;
+	// a stalled connection included), with an error that wraps ctx.Err()
+	// and names the host. A command that had started is stopped. Without
+	// a terminal its process group (the shell and every child that stays
+	// in its group) gets SIGTERM, then SIGKILL 3s later: on this machine,
+	// and over SSH for any login, root included, under sudo, and also
+	// when the connection is lost (once sshd sees it go). Over SSH with a
+	// terminal the command gets SIGTERM where sshd allows it (not on root
+	// logins) and SIGHUP when its terminal is hung up. Processes that
+	// leave the group (setsid, daemons) are not stopped. On a live
+	// connection Run returns once the host has reported the command gone,
+	// or after half a second if it has not.
 	Run(ctx context.Context, cmd *Cmd) error
 	// Upload copies a local file or directory (recursively) to dest on the
 	// host. Each file is written under a temporary name and renamed into
-	// place, so a reader never sees half a file; modes are kept.
+	// place, so a reader never sees half a file; modes are kept. Once ctx
+	// ends it returns within a second, as Run does.
 	Upload(ctx context.Context, local, dest string) error
 	// Close releases what the Conn holds.
 	Close() error
@@ -32,13 +46,17 @@ type Cmd struct {
 	// Script is shell text, run by sh with `set -e`: a failing line stops
 	// it, and `cd` on one line holds for the next. It travels on the
 	// session's stdin, not in a command line `ps` on the host would show.
+	// Over SSH without a terminal it runs in a subshell of a small
+	// wrapper, which stops it if the session ends first: $$ is the
+	// wrapper's pid, and the script's exit status is the command's.
 	Script string
 	// Env is exported before the script runs; like the script, it is not
 	// visible in `ps`.
 	Env map[string]string
 	// Stdout and Stderr receive the command's output; nil discards it.
 	// They are written from different goroutines: one writer given as
-	// both must be safe for concurrent use.
+	// both must be safe for concurrent use. Nothing is written to them
+	// after Run has returned.
 	Stdout, Stderr io.Writer
 	// Sudo runs the script as SudoUser (root when empty) through sudo.
 	Sudo     bool

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -17,11 +18,36 @@ import (
 func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 	release, err := c.session(ctx, c.pc)
 	if err != nil {
-		return err
+		return fmt.Errorf("upload to %s: waiting for a session: %w", c.name, err)
 	}
-	defer release()
+	// Starting SFTP and every request wait on the host with no way to be
+	// interrupted but the end of the connection, so the upload runs in a
+	// goroutine that frees the session slot when it is done; a stalled
+	// one ends with the connection (keepalives, Pool.Close).
+	result := make(chan error, 1)
+	go func() {
+		defer release()
+		result <- c.upload(ctx, local, dest)
+	}()
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+	}
+	// On a live connection, closing the client ends the upload at once.
+	select {
+	case <-result:
+	case <-time.After(cancelWait):
+	}
+	return c.ended(ctx, "upload")
+}
+
+func (c *sshConn) upload(ctx context.Context, local, dest string) error {
 	client, err := sftp.NewClient(c.pc.client, sftp.UseConcurrentWrites(true))
 	if err != nil {
+		if ctx.Err() != nil {
+			return c.ended(ctx, "upload")
+		}
 		return fmt.Errorf("sftp on %s: %w", c.name, err)
 	}
 	defer client.Close()
@@ -29,7 +55,7 @@ func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 	defer stop()
 	if err := walkUpload(ctx, local, dest, sftpFS{client}); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return c.ended(ctx, "upload")
 		}
 		return fmt.Errorf("on %s: %w", c.name, err)
 	}

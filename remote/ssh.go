@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -427,12 +426,25 @@ func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
 	return c.run(ctx, cmd, pass)
 }
 
+// cancelWait is how long a command whose context ended is given to
+// report that it stopped before Run returns regardless.
+const cancelWait = 500 * time.Millisecond
+
 // run runs cmd in a new session. A sudo password, when given, is sent on
 // stdin ahead of the script, never in the command line.
+//
+// Everything that waits on the host (opening the session, its requests,
+// the exit status) happens in a goroutine that owns the session, so Run
+// returns once ctx ends however stalled the connection is; the goroutine
+// then stops the command, closes the session and frees its slot when the
+// connection lets it. Output arriving after Run returned is dropped.
 func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error {
-	script, err := cmd.script()
-	if err != nil {
-		return err
+	var script string
+	var err error
+	if !cmd.TTY {
+		if script, err = cmd.supervisedScript(); err != nil {
+			return err
+		}
 	}
 	command, err := cmd.shellCommand(sudoPassword != nil)
 	if err != nil {
@@ -451,15 +463,57 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 	}
 	release, err := c.session(ctx, pc)
 	if err != nil {
-		return err
+		return fmt.Errorf("run on %s: waiting for a session: %w", c.name, err)
 	}
-	defer release()
+	var stdin []byte
+	if !cmd.TTY {
+		if sudoPassword != nil {
+			stdin = append(append(stdin, sudoPassword...), '\n')
+		}
+		stdin = append(stdin, script...)
+	}
+	stdout, stderr := newGatedWriter(cmd.Stdout), newGatedWriter(cmd.Stderr)
+	defer stderr.shut()
+	defer stdout.shut()
+	result := make(chan error, 1)
+	go func() {
+		defer release()
+		result <- c.runSession(ctx, pc, cmd, command, stdin, stdout, stderr)
+	}()
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+	}
+	// runSession sees ctx end as well and stops the command; on a live
+	// connection it reports back at once.
+	select {
+	case <-result:
+	case <-time.After(cancelWait):
+	}
+	return c.ended(ctx, "run")
+}
+
+// ended is the error of an operation on the host cut short by ctx.
+func (c *sshConn) ended(ctx context.Context, op string) error {
+	return fmt.Errorf("%s on %s: %w", op, c.name, ctx.Err())
+}
+
+// runSession opens a session, starts command and waits for it. When ctx
+// ends it stops the command: without a terminal it ends stdin, on which
+// the watcher of supervisedScript kills the command's process group; with
+// one it sends SIGTERM (which sshd refuses for root logins), and closing
+// the session hangs up the terminal, which sends SIGHUP to the command.
+func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, command string, stdin []byte, stdout, stderr io.Writer) error {
 	s, err := c.newSession(ctx, pc)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	s.Stdout, s.Stderr = orDiscard(cmd.Stdout), orDiscard(cmd.Stderr)
+	if ctx.Err() != nil {
+		return c.ended(ctx, "run")
+	}
+	s.Stdout, s.Stderr = stdout, stderr
 	if cmd.ForwardAgent {
 		if err := c.forwardAgent(pc, s); err != nil {
 			return err
@@ -469,32 +523,55 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 		if err := s.RequestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
 			return fmt.Errorf("terminal on %s: %w", c.name, err)
 		}
-	} else {
-		var stdin io.Reader = strings.NewReader(script)
-		if sudoPassword != nil {
-			stdin = io.MultiReader(bytes.NewReader(sudoPassword), strings.NewReader("\n"), stdin)
+	}
+	var in io.WriteCloser
+	if !cmd.TTY {
+		// A pipe, not a Reader: stdin must stay open while the command
+		// runs, since its end is what stops the command.
+		if in, err = s.StdinPipe(); err != nil {
+			return fmt.Errorf("start on %s: %w", c.name, err)
 		}
-		s.Stdin = stdin
+	}
+	if ctx.Err() != nil {
+		return c.ended(ctx, "run")
 	}
 	if err := s.Start(command); err != nil {
+		if ctx.Err() != nil {
+			return c.ended(ctx, "run")
+		}
 		return fmt.Errorf("start on %s: %w", c.name, err)
 	}
-
+	written := make(chan struct{})
+	if in != nil {
+		// Written apart: a write waits for the channel's window, and a
+		// failed one means the session is gone, which Wait reports.
+		go func() {
+			defer close(written)
+			_, _ = in.Write(stdin)
+		}()
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- s.Wait() }()
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		// Signal the command's process group, give it a moment, then
-		// close the channel; the connection stays up for the others.
-		_ = s.Signal(ssh.SIGTERM)
+		if in == nil {
+			_ = s.Signal(ssh.SIGTERM)
+		} else {
+			select {
+			case <-written:
+				_ = in.Close()
+			default:
+				// The script is still on its way (x/crypto/ssh does not
+				// let EOF race a write): closing the session ends stdin
+				// before sh has a whole script, so none of it runs.
+			}
+		}
 		select {
 		case <-waited:
-		case <-time.After(killGrace):
-			_ = s.Signal(ssh.SIGKILL)
+		case <-time.After(cancelWait):
 		}
-		s.Close()
-		return ctx.Err()
+		return c.ended(ctx, "run")
 	}
 	var exit *ssh.ExitError
 	var missing *ssh.ExitMissingError
@@ -544,7 +621,7 @@ func (c *sshConn) newSession(ctx context.Context, pc *pooledClient) (*ssh.Sessio
 		case <-time.After(delay):
 			delay *= 2
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, c.ended(ctx, "open session")
 		}
 	}
 }

@@ -168,13 +168,24 @@ func session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				continue
 			}
 			cmd = exec.Command("sh", "-c", payload.Command)
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+			cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			// As sshd does, the exit status goes out when the command
+			// exits, whether or not the client has ended stdin.
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				r.Reply(false, nil)
+				return
+			}
 			if err := cmd.Start(); err != nil {
 				r.Reply(false, nil)
 				return
 			}
 			r.Reply(true, nil)
+			go func() {
+				io.Copy(stdin, ch)
+				stdin.Close()
+			}()
 			go func() {
 				status := 0
 				if err := cmd.Wait(); err != nil {
