@@ -66,6 +66,15 @@ func Target(df *config.Deployfile, h *config.Host) remote.Target {
 	return t
 }
 
+// Resolve is where h really is, after ssh_config: "user@hostname:port",
+// jump hosts first. Two aliases of one machine resolve the same.
+func (c *Connector) Resolve(h *config.Host) (string, error) {
+	if h.Local() {
+		return config.LocalHost, nil
+	}
+	return c.pool.Resolve(Target(c.df, h))
+}
+
 // Conn returns the connection to h, connecting on first use.
 func (c *Connector) Conn(ctx context.Context, h *config.Host) (remote.Conn, error) {
 	if h.Local() {

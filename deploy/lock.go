@@ -98,16 +98,28 @@ func (s *lockSet) all() []*hostLock {
 	return slices.Clone(s.locks)
 }
 
+// resolver says where a host really is; the Connector does.
+type resolver interface {
+	Resolve(h *config.Host) (string, error)
+}
+
 // lockKey orders the locks of every run the same way: by where the host
-// is, then its deploy root.
+// really is (after ssh_config, so two aliases of one machine sort
+// together), then its deploy root.
 func (r *Runner) lockKey(h *config.Host) string {
-	t := Target(r.DF, h)
-	sc, err := r.DF.Scope(h)
+	where := ""
+	if rs, ok := r.Conns.(resolver); ok {
+		where, _ = rs.Resolve(h)
+	}
+	if where == "" {
+		t := Target(r.DF, h)
+		where = fmt.Sprintf("%s@%s:%d", t.User, t.Host, t.Port)
+	}
 	root := ""
-	if err == nil {
+	if sc, err := r.DF.Scope(h); err == nil {
 		root = sc.Get("path")
 	}
-	return fmt.Sprintf("%s@%s:%d %s", t.User, t.Host, t.Port, root)
+	return where + " " + root
 }
 
 // takeLocks takes {path}/.deploy/lock on every host, reading each host's
@@ -154,8 +166,12 @@ func (r *Runner) tryLocks(ctx context.Context, hosts []*config.Host, info LockIn
 	if err != nil {
 		return nil, err
 	}
+	keys := map[*config.Host]string{}
+	for _, h := range hosts {
+		keys[h] = r.lockKey(h)
+	}
 	ordered := slices.Clone(hosts)
-	slices.SortStableFunc(ordered, func(a, b *config.Host) int { return strings.Compare(r.lockKey(a), r.lockKey(b)) })
+	slices.SortStableFunc(ordered, func(a, b *config.Host) int { return strings.Compare(keys[a], keys[b]) })
 	taken := &lockSet{}
 	lockOne := func(h *config.Host) error {
 		conn, err := r.Conns.Conn(ctx, h)
