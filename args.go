@@ -1,5 +1,25 @@
 package main
 
+// Why this file, and why urfave/cli v2 still (evaluated against v3.14.0):
+//
+// v3 would remove it: v3 reads flags after arguments, and a parent's
+// flags after a subcommand, and it copies its help flag into each command
+// and builds its help command per command, so two apps in one process no
+// longer share v2's package-level HelpFlag, whose fields each app's flag
+// set-up writes (the race that makes TestFiveConcurrentRuns run
+// processes).
+//
+// It is not a bounded change. Every command's Action, flag (EnvVars →
+// Sources), completion (BashComplete → ShellComplete) and help call
+// changes signature; the completion flag becomes
+// --generate-shell-completion, which the completion scripts users have
+// already sourced do not send; a command's usage line reads
+// "[options]" where v2 and the tests have "[command options]"; and v3
+// keeps package-level settings of its own (HelpPrinter, OsExiter,
+// ErrWriter). The commands' run functions take options structs and know
+// nothing of urfave/cli, so a later move to v3 touches only the NewCmdX
+// constructors, main.go's app and this file.
+
 import (
 	"slices"
 	"strings"

@@ -210,10 +210,13 @@ steps = [{ run = "true" }]`)
 	if exists(filepath.Join(root, "web1", ".deploy", "lock")) || exists(filepath.Join(root, "web3", ".deploy", "lock")) {
 		t.Error("the locks taken on the other hosts were not given back")
 	}
-	if _, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err != nil {
-		if code, _, errOut := runCLI(t, append(flags, "unlock", "web")...); code != 2 || !exists(stale) || !strings.Contains(errOut, "--yes") {
-			t.Errorf("unlock without --yes off a terminal: exit %d, lock kept %v\n%s", code, exists(stale), errOut)
-		}
+	if code, _, errOut := runCLI(t, append(flags, "unlock", "web")...); code != 2 || !exists(stale) || !strings.Contains(errOut, "--yes") {
+		t.Errorf("unlock without --yes off a terminal: exit %d, lock kept %v\n%s", code, exists(stale), errOut)
+	}
+	// On a terminal it asks: no keeps the lock.
+	if code, _, errOut, asked := runCLIAnswering(t, "n\n", append(flags, "unlock", "web")...); code != 2 || !exists(stale) ||
+		!strings.Contains(errOut, "not confirmed; the locks are kept") || !strings.Contains(asked, "Remove the lock from 1 hosts?") {
+		t.Errorf("unlock answered no: exit %d, lock kept %v, asked %q\n%s", code, exists(stale), asked, errOut)
 	}
 	code, out, errOut := runCLI(t, append(flags, "unlock", "web", "--yes")...)
 	if code != 0 || exists(stale) || !strings.Contains(out, "web2 is locked: "+info) {

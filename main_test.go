@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,7 +245,7 @@ func TestBinary(t *testing.T) {
 // A group may not take the name of any of the CLI's commands, nor of
 // their aliases: the loader is given them by the app itself.
 func TestCommandNamesAreReserved(t *testing.T) {
-	app := newApp(nil, nil)
+	app := newApp(&Factory{IO: newIOStreams(strings.NewReader(""), io.Discard, io.Discard)})
 	names := commandNames(app)
 	if len(names) < 10 || !slices.Contains(names, "exec") || !slices.Contains(names, "h") {
 		t.Fatalf("command names: %q", names)
@@ -263,7 +264,7 @@ func TestCommandNamesAreReserved(t *testing.T) {
 }
 
 func TestReorderArgs(t *testing.T) {
-	app := newApp(nil, nil)
+	app := newApp(&Factory{IO: newIOStreams(strings.NewReader(""), io.Discard, io.Discard)})
 	tests := []struct{ in, want string }{
 		{"deploy hosts web --json", "deploy --json hosts web"},
 		{"deploy hosts -f x.toml web", "deploy -f x.toml hosts web"},

@@ -227,7 +227,7 @@ steps = [
 }
 
 // `deploy TARGET` runs the default task; a group with confirm = true is
-// refused without --yes when there is no terminal.
+// refused without --yes when there is no terminal, and asks on one.
 func TestDefaultTaskAndConfirm(t *testing.T) {
 	root, flags := taskFleet(t, `
 [hosts.careful]
@@ -241,15 +241,28 @@ steps = [{ run = "echo {{host}} >> {{root}}/deployed" }]`)
 	if got := readLines(t, filepath.Join(root, "deployed")); len(got) != 2 {
 		t.Errorf("deployed on %v", got)
 	}
-	if _, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
-		t.Skip("a terminal is present: the confirmation would be asked")
-	}
 	code, _, errOut := runCLI(t, append(flags, "careful")...)
 	if code != 2 || !strings.Contains(errOut, "pass --yes") {
 		t.Errorf("careful without --yes: exit %d\n%s", code, errOut)
 	}
 	if code, _, _ := runCLI(t, append(flags, "careful", "--yes")...); code != 0 {
 		t.Errorf("careful --yes: exit %d", code)
+	}
+
+	// On a terminal the question is asked: no runs nothing, yes runs.
+	before := len(readLines(t, filepath.Join(root, "deployed")))
+	code, _, errOut, asked := runCLIAnswering(t, "n\n", append(flags, "careful")...)
+	if code != 2 || !strings.Contains(errOut, "not confirmed; nothing was run") || asked != "Run deploy on careful (1 hosts: web1)? [y/N] " {
+		t.Errorf("careful, answered no: exit %d, asked %q\n%s", code, asked, errOut)
+	}
+	if got := readLines(t, filepath.Join(root, "deployed")); len(got) != before {
+		t.Errorf("answered no, and deployed on %v", got)
+	}
+	if code, _, errOut, _ := runCLIAnswering(t, "y\n", append(flags, "careful")...); code != 0 {
+		t.Errorf("careful, answered yes: exit %d\n%s", code, errOut)
+	}
+	if got := readLines(t, filepath.Join(root, "deployed")); len(got) != before+1 || got[before] != "web1" {
+		t.Errorf("answered yes, and deployed on %v", got)
 	}
 }
 

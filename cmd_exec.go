@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/ui"
+)
+
+// ExecOptions are `deploy exec TARGET -- COMMAND [ARG...]`.
+type ExecOptions struct {
+	*Session
+	Target   string
+	Command  []string
+	Parallel int
+	Timeout  time.Duration // 0: [ssh] command_timeout
+	SudoUser string        // run as this user with sudo -n
+	Sudo     bool          // run as root with sudo -n (or as SudoUser)
+}
+
+// NewCmdExec is `deploy exec TARGET -- COMMAND`.
+func NewCmdExec(f *Factory, runF func(context.Context, *ExecOptions) error) *cli.Command {
+	if runF == nil {
+		runF = execRun
+	}
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a command on every host of a target, in parallel",
+		ArgsUsage: "TARGET -- COMMAND [ARG...]",
+		Description: "TARGET is a group, a host, or a comma list of them. One COMMAND argument is a shell script\n" +
+			"as written ('cd /srv && ls | wc -l'); several are passed to the program exactly, each quoted.\n" +
+			"Output lines are prefixed by host; a summary ends on stderr. Exit 1 if any host failed.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Value: 100, Usage: "at most `N` hosts at once"},
+			&cli.DurationFlag{Name: "timeout", Usage: "stop the command on a host after `DURATION` (default: [ssh] command_timeout)"},
+			&cli.BoolFlag{Name: "sudo", Usage: "run the command as root with sudo -n"},
+			&cli.StringFlag{Name: "sudo-user", Usage: "run the command as `USER` with sudo -n"},
+		},
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) == 0 {
+				return usagef("exec: name a target and a command: deploy exec web -- uptime")
+			}
+			opts := &ExecOptions{
+				Session:  f.Session(c),
+				Target:   args[0],
+				Command:  args[1:],
+				Parallel: c.Int("parallel"),
+				Timeout:  c.Duration("timeout"),
+				Sudo:     c.Bool("sudo") || c.String("sudo-user") != "",
+				SudoUser: c.String("sudo-user"),
+			}
+			if len(opts.Command) > 0 && opts.Command[0] == "--" {
+				opts.Command = opts.Command[1:]
+			}
+			return runF(c.Context, opts)
+		},
+		BashComplete: completeGroups(f),
+		OnUsageError: usageErr,
+	}
+}
+
+func execRun(ctx context.Context, opts *ExecOptions) error {
+	if len(opts.Command) == 0 {
+		return usagef("exec: no command: deploy exec %s -- COMMAND", opts.Target)
+	}
+	if opts.Parallel < 1 {
+		return usagef("exec: --parallel must be at least 1")
+	}
+	df, err := opts.Deployfile()
+	if err != nil {
+		return err
+	}
+	t, err := opts.Connect(df, opts.Target)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	eo := deploy.ExecOptions{
+		Command:  opts.Command,
+		Parallel: opts.Parallel,
+		Timeout:  opts.Timeout,
+		Sudo:     opts.Sudo,
+		SudoUser: opts.SudoUser,
+	}
+	if eo.Timeout == 0 {
+		eo.Timeout = df.SSH.CommandTimeout
+	}
+	res := deploy.Exec(ctx, t.Conns, t.Hosts, eo, opts.Printer(t.Hosts))
+	if !opts.JSON && ctx.Err() == nil {
+		ui.WriteExecSummary(opts.IO.ErrOut, opts.ErrStyle(), res)
+	}
+	if len(res.Failed()) > 0 {
+		return exitStatus(exitFailed)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/deploy-tool/deploy/deploy/config"
+)
+
+// exitStatus ends the program with a code; what went wrong was printed
+// already.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// usageError is a mistake on the command line: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// usageErr makes urfave/cli's complaints about a command's flags usage
+// errors.
+func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+
+// maxArgs refuses more than n arguments to the command of c.
+func maxArgs(c *cli.Context, n int) error {
+	if c.NArg() > n {
+		return usagef("%s: unexpected argument %q (usage: deploy %s %s)", c.Command.Name, c.Args().Get(n), c.Command.Name, c.Command.ArgsUsage)
+	}
+	return nil
+}
+
+// commandNames are the names and aliases of the app's commands: a group or
+// host may not take one, since `deploy NAME` would be ambiguous.
+func commandNames(app *cli.App) []string {
+	var names []string
+	for _, cmd := range app.Commands {
+		names = append(names, cmd.Names()...)
+	}
+	return names
+}
+
+// hostList names the first five hosts.
+func hostList(hosts []*config.Host) string {
+	names := make([]string, 0, len(hosts))
+	for i, h := range hosts {
+		if i == 5 {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, h.Name)
+	}
+	return strings.Join(names, ", ")
+}
