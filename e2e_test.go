@@ -44,7 +44,6 @@ func newSuperbook(t *testing.T, hosts ...string) *superbook {
 	if _, err := os.Stat("/usr/bin/gunicorn"); err != nil {
 		t.Skip("gunicorn not installed: apt-get install gunicorn python3-django")
 	}
-	t.Setenv("SSH_AUTH_SOCK", "")
 	sb := &superbook{env: sshtest.New(t), ports: map[string]int{}}
 	for _, h := range hosts {
 		sb.env.Start(t, h)
@@ -178,6 +177,7 @@ func (sb *superbook) releases(t *testing.T, host string) []string {
 }
 
 func TestSuperbookDeploy(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	code, out, errOut := runCLI(t, append(sb.flags, "prod")...)
 	if code != 0 {
@@ -279,6 +279,7 @@ func (sb *superbook) journal(t *testing.T, host string) string {
 // keeps its release and serves the old commit; the lock is given back and
 // the journal says so.
 func TestSuperbookBrokenMigration(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
 	old := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
@@ -316,6 +317,7 @@ class Migration(migrations.Migration):
 // A health check that fails after the switch: every host goes back to its
 // previous release and serves the old commit.
 func TestSuperbookFailingHealthCheck(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
 	old := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
@@ -345,6 +347,7 @@ func TestSuperbookFailingHealthCheck(t *testing.T) {
 // Four deploys with keep_releases = 3, then a rollback: the previous
 // commit is served again, and pruning kept the right releases.
 func TestSuperbookRollbackAndPrune(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	var shas []string
 	for i := 1; i <= 4; i++ {
@@ -393,6 +396,7 @@ func TestSuperbookRollbackAndPrune(t *testing.T) {
 // A new migration and one changed CSS file: only the changed static files
 // travel, the migration is applied once, and the new commit is served.
 func TestSuperbookMigrationAndStatic(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
 	models, _ := os.ReadFile(filepath.Join(sb.work, "books", "models.py"))
@@ -435,6 +439,7 @@ class Migration(migrations.Migration):
 // the web hosts keep their release and serve the old commit, and their
 // locks are given back.
 func TestSuperbookStaticHostDies(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
 	old := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
@@ -473,6 +478,7 @@ func TestSuperbookStaticHostDies(t *testing.T) {
 // [app] build runs when its inputs change, not otherwise; each release
 // links the build of its inputs.
 func TestSuperbookBuild(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	count := func() int {
 		data, _ := os.ReadFile(filepath.Join(sb.root, "builds.log"))
@@ -503,6 +509,7 @@ func TestSuperbookBuild(t *testing.T) {
 // strategy = "inplace": the book's literal step, a git work tree at
 // {path} reset to the deploy SHA.
 func TestSuperbookInPlace(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	df := filepath.Join(sb.work, "Deployfile")
 	data, _ := os.ReadFile(df)

@@ -21,7 +21,6 @@ import (
 // flags that reach the hosts.
 func fleet(t *testing.T, n int) (*sshtest.Env, []*sshtest.Server, []string) {
 	t.Helper()
-	t.Setenv("SSH_AUTH_SOCK", "") // only the test's key
 	env := sshtest.New(t)
 	var servers []*sshtest.Server
 	var names []string
@@ -48,6 +47,7 @@ case $4 in %d) exit 0;; %d) exit 1;; *) exit 255;; esac`, servers[0].Port, serve
 }
 
 func TestExecExitStatuses(t *testing.T) {
+	t.Parallel()
 	_, servers, flags := fleet(t, 3)
 	code, out, errOut := runCLI(t, append(flags, "exec", "web", "--", byPort(servers))...)
 	if code != 1 {
@@ -70,6 +70,7 @@ func TestExecExitStatuses(t *testing.T) {
 }
 
 func TestExecJSON(t *testing.T) {
+	t.Parallel()
 	_, servers, flags := fleet(t, 3)
 	code, out, _ := runCLI(t, append(flags, "exec", "--json", "web", "--", byPort(servers))...)
 	if code != 1 {
@@ -109,6 +110,7 @@ func TestExecJSON(t *testing.T) {
 // Several arguments after -- reach the program exactly; one argument is a
 // script.
 func TestExecArguments(t *testing.T) {
+	t.Parallel()
 	_, _, flags := fleet(t, 1)
 	code, out, errOut := runCLI(t, append(flags, "exec", "web1", "--", "printf", "[%s]", "a  b", "$(x)", "it's")...)
 	if code != 0 || out != "web1 | [a  b][$(x)][it's]\n" {
@@ -122,6 +124,7 @@ func TestExecArguments(t *testing.T) {
 
 // Lines written in pieces, by hosts writing at once, come out whole.
 func TestExecLinesNeverBroken(t *testing.T) {
+	t.Parallel()
 	_, _, flags := fleet(t, 3)
 	script := `for i in $(seq 1 200); do printf 'aaaaaaaaaa'; printf 'bbbbbbbbbb'; printf 'cccccccccc\n'; done; printf 'tail'`
 	code, out, _ := runCLI(t, append(flags, "exec", "web", "--", script)...)
@@ -141,6 +144,7 @@ func TestExecLinesNeverBroken(t *testing.T) {
 }
 
 func TestExecUsage(t *testing.T) {
+	t.Parallel()
 	_, _, flags := fleet(t, 1)
 	for _, tt := range []struct {
 		args []string
@@ -160,6 +164,7 @@ func TestExecUsage(t *testing.T) {
 
 // Ctrl-C: exit 130, and nothing keeps running on the hosts.
 func TestExecInterrupted(t *testing.T) {
+	t.Parallel()
 	env, servers, flags := fleet(t, 2)
 	dir := env.UserDir(t)
 	pidFile := func(s *sshtest.Server) string { return filepath.Join(dir, "pid-"+strconv.Itoa(s.Port)) }
@@ -185,7 +190,7 @@ func TestExecInterrupted(t *testing.T) {
 }
 
 func TestCheckTarget(t *testing.T) {
-	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Parallel()
 	env := sshtest.New(t)
 	env.Start(t, "web1")
 	env.Start(t, "web2", sshtest.Unknown())

@@ -148,7 +148,6 @@ func sshCentral(t *testing.T, env *sshtest.Env, srv *sshtest.Server) (path, url 
 
 func TestPushOverSSH(t *testing.T) {
 	_, dir := gitProject(t)
-	t.Setenv("SSH_AUTH_SOCK", "")
 	env := sshtest.New(t)
 	known := env.Start(t, "git1")
 	unknown := env.Start(t, "git2", sshtest.Unknown())

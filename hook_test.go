@@ -16,11 +16,26 @@ var built struct {
 	err  error
 }
 
+// TestMain sets the environment every test shares, once, so the tests
+// need no t.Setenv and can run in parallel: no ssh-agent (each test has
+// its own key), and a HOME whose git config names a test author.
 func TestMain(m *testing.M) {
+	home, err := os.MkdirTemp("", "deploy-test-home-")
+	if err != nil {
+		panic(err)
+	}
+	gitconfig := "[user]\n\tname = Test Dev\n\temail = dev@example.com\n[init]\n\tdefaultBranch = main\n[safe]\n\tdirectory = *\n"
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte(gitconfig), 0o644); err != nil {
+		panic(err)
+	}
+	os.Setenv("HOME", home)
+	os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	os.Setenv("SSH_AUTH_SOCK", "")
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
+	os.RemoveAll(home)
 	os.Exit(code)
 }
 
@@ -67,13 +82,6 @@ func mustSh(t *testing.T, dir string, name string, args ...string) string {
 // Deployfile whose test task passes only when TESTS_OK=1.
 func gitProject(t *testing.T) (bare, dir string) {
 	t.Helper()
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	if err := os.WriteFile(filepath.Join(home, ".gitconfig"),
-		[]byte("[user]\n\tname = Test Dev\n\temail = dev@example.com\n[init]\n\tdefaultBranch = main\n[safe]\n\tdirectory = *\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	root := t.TempDir()
 	bare = filepath.Join(root, "central.git")
 	dir = filepath.Join(root, "work")

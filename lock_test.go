@@ -40,6 +40,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestPlanChangesNothing(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, withPath+`
 [tasks.setup]
 steps = [
@@ -74,6 +75,7 @@ steps = [
 
 // Two deploys at once: one waits for nothing and exits 3, naming the other.
 func TestConcurrentRunsLock(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, withPath+`
 [tasks.slow]
 steps = [{ run = "touch {{root}}/started-{{host}}; sleep 1.5" }]`)
@@ -104,6 +106,7 @@ steps = [{ run = "touch {{root}}/started-{{host}}; sleep 1.5" }]`)
 }
 
 func TestFailureReleasesLockAndIsJournaled(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, withPath+`
 [tasks.ok]
 steps = [{ run = "echo {{token}}" }]
@@ -158,6 +161,7 @@ steps = [{ run = "exit 1" }]`)
 // Ctrl-C mid-step: exit 130, lock released, journal says interrupted,
 // nothing left running.
 func TestInterruptReleasesLock(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, withPath+`
 [tasks.long]
 steps = [{ run = "sh -c 'echo $$ > {{root}}/pid-{{host}}; exec sleep 300'" }]`)
@@ -191,6 +195,7 @@ steps = [{ run = "sh -c 'echo $$ > {{root}}/pid-{{host}}; exec sleep 300'" }]`)
 }
 
 func TestUnlock(t *testing.T) {
+	t.Parallel()
 	root, flags, _ := taskFleetEnv(t, withPath+`
 [tasks.x]
 steps = [{ run = "true" }]`)

@@ -123,7 +123,7 @@ func writeJSONErrors(w io.Writer, list config.ErrorList) {
 // newApp is the CLI: its global flags and its commands. Each command
 // builds itself from f; nil runF means the real run function.
 func newApp(f *Factory) *cli.App {
-	return &cli.App{
+	return withOwnHelp(&cli.App{
 		Name:  "deploy",
 		Usage: "ship a web application to your servers over SSH",
 		UsageText: "deploy [global options] TARGET            run the default task on a group or host\n" +
@@ -165,7 +165,7 @@ func newApp(f *Factory) *cli.App {
 			NewCmdHelp(f, nil),
 			NewCmdCompletion(f, nil),
 		},
-	}
+	})
 }
 
 // globalFlags are read by Factory.Session into GlobalOptions.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/deploy-tool/deploy/deploy/config"
@@ -282,4 +283,21 @@ func TestReorderArgs(t *testing.T) {
 			t.Errorf("reorderArgs(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// Apps in one process share nothing: runs at once do not race (go test
+// -race), which lets the end-to-end tests run in parallel.
+func TestAppsShareNothing(t *testing.T) {
+	var wg sync.WaitGroup
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"-f", example, "tasks"}, {"-f", example, "check"}, {"help", "exec"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), append([]string{"deploy"}, args...), &out, &errOut); code != 0 {
+				t.Errorf("deploy %v: exit %d\n%s", args, code, errOut.String())
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -25,7 +25,6 @@ func taskFleet(t *testing.T, tasks string) (root string, flags []string) {
 
 func taskFleetEnv(t *testing.T, tasks string) (root string, flags []string, env *sshtest.Env) {
 	t.Helper()
-	t.Setenv("SSH_AUTH_SOCK", "")
 	env = sshtest.New(t)
 	for i := 1; i <= 3; i++ {
 		env.Start(t, "web"+strconv.Itoa(i))
@@ -57,6 +56,7 @@ func readLines(t *testing.T, path string) []string {
 }
 
 func TestRunTaskSucceeds(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [tasks.setup]
 steps = [
@@ -85,6 +85,7 @@ steps = [
 // Step 2 fails on web2: step 3 runs nowhere; the summary says where, what
 // and why.
 func TestRunAbortsOnFailure(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [tasks.deploy]
 steps = [
@@ -111,6 +112,7 @@ steps = [
 
 // Guards skip on the second run, and the guarded side effect happens once.
 func TestRunGuardsMakeItIdempotent(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [tasks.bootstrap]
 steps = [
@@ -141,6 +143,7 @@ steps = [
 
 // serial = 1: one host at a time, seen in the times the commands write.
 func TestRunSerial(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [tasks.rolling]
 steps = [{ run = "echo start $(date +%s%N) >> {{root}}/times; sleep 0.2; echo end $(date +%s%N) >> {{root}}/times", serial = 1 }]`)
@@ -168,6 +171,7 @@ steps = [{ run = "echo start $(date +%s%N) >> {{root}}/times; sleep 0.2; echo en
 }
 
 func TestRunOnce(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [tasks.migrate]
 steps = [{ run = "echo {{host}} >> {{root}}/migrated", once = true }]`)
@@ -181,6 +185,7 @@ steps = [{ run = "echo {{host}} >> {{root}}/migrated", once = true }]`)
 
 // A secret variable never appears: not in output, errors, or JSON.
 func TestRunSecretsMasked(t *testing.T) {
+	t.Parallel()
 	_, flags := taskFleet(t, `
 [tasks.leak]
 steps = [
@@ -209,6 +214,7 @@ steps = [
 }
 
 func TestRunRefusesBeforeRunning(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [hosts.db]
 hosts = ["local"]
@@ -229,6 +235,7 @@ steps = [
 // `deploy TARGET` runs the default task; a group with confirm = true is
 // refused without --yes when there is no terminal, and asks on one.
 func TestDefaultTaskAndConfirm(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [hosts.careful]
 hosts = ["web1"]
@@ -267,6 +274,7 @@ steps = [{ run = "echo {{host}} >> {{root}}/deployed" }]`)
 }
 
 func TestRunUploadAndLocal(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join(t.TempDir(), "site")
 	if err := os.MkdirAll(filepath.Join(src, "css"), 0o755); err != nil {
 		t.Fatal(err)
@@ -306,6 +314,7 @@ steps = [
 // on_failure = "cancel" (the default): when one host fails, the step's
 // commands on the other hosts are stopped, not waited for.
 func TestRunFailureCancelsOthers(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, `
 [tasks.t]
 steps = [{ run = "if [ {{host}} = web1 ]; then exit 1; fi; sleep 20; touch {{root}}/finished-{{host}}" }]`)

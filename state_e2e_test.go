@@ -45,6 +45,7 @@ func (sb *superbook) setPhase(t *testing.T, host, phase string) {
 // included), runs the health check, and status agrees; an unreachable
 // host is unknown.
 func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
+	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0, "run", "release", "prod")
 	sha1 := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
@@ -127,6 +128,7 @@ func rowOf(summary, title string) string {
 // Five runs at once over the same hosts: exactly one proceeds, the others
 // exit 3 naming it; with --lock-wait all five finish, one after another.
 func TestFiveConcurrentRuns(t *testing.T) {
+	t.Parallel()
 	root, flags := taskFleet(t, withPath+`
 [tasks.slow]
 steps = [{ run = "echo start >> {{root}}/runs-{{host}}; sleep 0.3; echo end >> {{root}}/runs-{{host}}" }]`)
