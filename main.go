@@ -41,8 +41,12 @@ func main() {
 	os.Exit(runStreams(ctx, os.Args, systemIO()))
 }
 
-// errInterrupted is the cause of a context cancelled by Ctrl-C.
-var errInterrupted = errors.New("interrupted")
+// errInterrupted is the cause of a context cancelled by Ctrl-C;
+// errBrokenPipe of one cancelled because stdout was closed.
+var (
+	errInterrupted = errors.New("interrupted")
+	errBrokenPipe  = errors.New("stdout closed")
+)
 
 // interruptible cancels the context at the first Ctrl-C (or SIGTERM), so
 // remote commands are signalled and locks released, and exits at once at
@@ -52,9 +56,13 @@ func interruptible(parent context.Context, stderr io.Writer) context.Context {
 	signals := make(chan os.Signal, 2)
 	notifyInterrupts(signals)
 	go func() {
-		<-signals
-		fmt.Fprintln(stderr, "\ndeploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
-		cancel(errInterrupted)
+		if sig := <-signals; brokenPipe(sig) {
+			fmt.Fprintln(stderr, "\ndeploy: the output was closed; stopping remote commands")
+			cancel(errBrokenPipe)
+		} else {
+			fmt.Fprintln(stderr, "\ndeploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
+			cancel(errInterrupted)
+		}
 		<-signals
 		os.Exit(exitInterrupt)
 	}()
@@ -73,8 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func runStreams(ctx context.Context, args []string, ios *IOStreams) int {
 	app := newApp(&Factory{IO: ios})
 	err := app.RunContext(ctx, reorderArgs(app, args))
-	if errors.Is(context.Cause(ctx), errInterrupted) {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errInterrupted):
 		return exitInterrupt
+	case errors.Is(cause, errBrokenPipe):
+		return exitFailed
 	}
 	if err == nil {
 		return exitOK

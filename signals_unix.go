@@ -21,9 +21,9 @@ func interruptSignals() []os.Signal {
 // pipe (`deploy exec web -- journalctl | head -1`) kills the process on
 // the spot, with locks held and remote commands running. Caught, the
 // write fails with EPIPE instead, and the first SIGPIPE interrupts the run
-// as Ctrl-C does: remote commands are stopped, locks released, and deploy
-// exits 130 (exitInterrupt), not 1, since the run was cut short rather
-// than failed. Every later write to the closed pipe raises SIGPIPE again:
+// as Ctrl-C does: remote commands are stopped, locks released, the journal
+// written — and deploy exits 1 (exitFailed): nobody asked it to stop, its
+// output was lost. Every later write to the closed pipe raises SIGPIPE again:
 // those are dropped, so they are not taken for the second Ctrl-C that
 // quits at once, before the locks are released.
 func notifyInterrupts(c chan<- os.Signal) {
@@ -40,3 +40,6 @@ func notifyInterrupts(c chan<- os.Signal) {
 		}
 	}()
 }
+
+// brokenPipe reports whether sig says stdout or stderr was closed.
+func brokenPipe(sig os.Signal) bool { return sig == syscall.SIGPIPE }

@@ -16,3 +16,7 @@ func interruptSignals() []os.Signal {
 func notifyInterrupts(c chan<- os.Signal) {
 	signal.Notify(c, interruptSignals()...)
 }
+
+// brokenPipe reports whether sig says stdout or stderr was closed: never
+// a signal on Windows.
+func brokenPipe(os.Signal) bool { return false }
