@@ -1,6 +1,8 @@
 // Package remote runs commands and copies files on hosts, over SSH or on
-// this machine, behind one small interface. It knows nothing of
-// Deployfiles.
+// this machine, behind one small interface, Conn.
+//
+// It must never import tasks, deploy or deploy/config: it knows nothing of
+// Deployfiles nor steps.
 package remote
 
 import (

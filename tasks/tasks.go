@@ -1,8 +1,14 @@
-// Package tasks holds the built-in steps a Deployfile names with
-// `builtin = "…"`: test, commit, push, collectstatic, sync-static, pull,
-// migrate, reload, healthcheck, rollback. Each knows how to tell whether
-// it is already done, so a second run changes nothing. It knows nothing of
-// the CLI; the engine in package deploy calls it through Registry.
+// Package tasks holds every kind of step behind one interface, Step: the
+// built-ins a Deployfile names with `builtin = "…"` (test, commit, push,
+// collectstatic, sync-static, pull, migrate, reload, healthcheck) and the
+// run, local and upload steps (Command, Upload). Each knows how to tell
+// whether it is already done, so a second run changes nothing. The
+// release strategies (releases, inplace) and their state machine live
+// here too, behind Strategy.
+//
+// It must never import the CLI (package main), the engine (deploy) nor
+// the Deployfile (deploy/config): the engine calls it, through Registry
+// and Strategy.
 package tasks
 
 import (
