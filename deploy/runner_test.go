@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,35 +40,58 @@ func fleet(t *testing.T, tasksTOML string) (*config.Deployfile, []*config.Host, 
 	return df, hosts, fakeHosts{"web1": {}, "web2": {}}
 }
 
-// A guard costs one command; a guard that finds the step done costs only
-// that; the step's own command follows its guard on the other host.
-func TestGuardsRoundTrips(t *testing.T) {
-	df, hosts, conns := fleet(t, `[tasks.setup]
-steps = [{ run = "make-it", creates = "/etc/made" }]`)
-	conns["web1"].On("test -e", sshtest.Reply{}) // exists
-	conns["web2"].On("test -e", sshtest.Reply{Status: 1})
-	r := &Runner{DF: df, Conns: conns, Printer: &collect{}, Builtins: tasks.Builtins()}
+// A command step's guards ride in its script: guards and command cost one
+// remote command. What the guards decide is what they decided alone:
+// each in a shell of its own with set -e (a multi-line unless whose first
+// line fails does not skip), output discarded, the verdict reported.
+func TestGuardsRideWithTheCommand(t *testing.T) {
+	root := t.TempDir()
+	df, hosts, conns := fleet(t, fmt.Sprintf(`[tasks.setup]
+steps = [
+  { run = "echo ran; touch %[1]s/ran-{{host}}", creates = "%[1]s/made-{{host}}" },
+  { run = "touch %[1]s/second-{{host}}", unless = "echo noise; false\ntrue" },
+  { run = "touch %[1]s/third-{{host}}", only_if = "test -e %[1]s/made-{{host}}" },
+]`, root))
+	for _, rec := range conns {
+		rec.Next = remote.Local{}
+	}
+	os.WriteFile(filepath.Join(root, "made-web1"), nil, 0o644)
+	events := &collect{}
+	r := &Runner{DF: df, Conns: conns, Printer: events, Builtins: tasks.Builtins()}
 	res, err := r.Run(context.Background(), "setup", hosts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]Outcome{}
 	for _, sr := range res.Results {
-		got[sr.Host] = sr.Outcome
+		got[fmt.Sprintf("%d %s", sr.Step, sr.Host)] = sr.Outcome
+		if sr.Host == "web1" && sr.Step == 0 && sr.Reason != root+"/made-web1 exists" {
+			t.Errorf("reason %q", sr.Reason)
+		}
 	}
-	if got["web1"] != Skipped || got["web2"] != Changed {
-		t.Errorf("outcomes %v, want web1 skipped and web2 changed", got)
+	want := map[string]Outcome{"0 web1": Skipped, "0 web2": Changed, "1 web1": Changed, "1 web2": Changed,
+		"2 web1": Changed, "2 web2": Skipped}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("step %s: %s, want %s", k, got[k], w)
+		}
 	}
-	if n := len(conns["web1"].Commands()); n != 1 {
-		t.Errorf("web1: %d commands, want the guard alone", n)
+	for name, rec := range conns {
+		if n := len(rec.Commands()); n != 3 {
+			t.Errorf("%s: %d commands for 3 guarded steps, want 3", name, n)
+		}
 	}
-	if s := conns["web2"].Scripts(); len(s) != 2 || s[1] != "make-it" {
-		t.Errorf("web2 ran %q, want the guard then make-it", s)
+	if exists(filepath.Join(root, "ran-web1")) || !exists(filepath.Join(root, "ran-web2")) {
+		t.Error("creates did not decide which host ran")
 	}
-	if !conns["web2"].Commands()[0].ReadOnly || conns["web2"].Commands()[1].ReadOnly {
-		t.Error("the guard must be read-only and the step not")
+	for _, e := range events.events {
+		if e.Type == EventOutput && (strings.Contains(e.Line, "deploy-guard") || strings.Contains(e.Line, "noise")) {
+			t.Errorf("a guard's line reached the output: %q", e.Line)
+		}
 	}
 }
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // A plan checks guards and changes nothing: the host never receives a
 // command that is not read-only, and the plan itself is data, secrets

@@ -92,15 +92,23 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
 		defer cancel()
 	}
-	if skip, reason, err := r.guards(ctx, conn, hc, s); err != nil {
+	// A command's guards ride in its own script; a built-in's (and a
+	// plan's) run first, on their own.
+	step := r.stepOf(s, hc)
+	shown := step // what a failure reports: the command as written
+	watch := &guardWatch{which: -1}
+	if c, ok := step.(tasks.Command); ok && !r.DryRun && len(guardsOf(hc)) > 0 {
+		watch.mark = newGuardMark()
+		c.Script = inlineGuards(hc, watch.mark)
+		step = c
+	} else if skip, reason, err := r.guards(ctx, conn, hc, s); err != nil {
 		return o.fail("guard: " + err.Error())
 	} else if skip {
 		return o.end(Skipped, reason)
 	}
 
 	tail := &tailLines{max: 5}
-	env, flush := r.envFor(conn, name, h != nil, hc, pr, tail)
-	step := r.stepOf(s, hc)
+	env, flush := r.envFor(conn, name, h != nil, hc, pr, tail, watch)
 	verdict, err := step.Check(ctx, env)
 	switch {
 	case err != nil:
@@ -112,12 +120,15 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 	}
 	err = step.Run(ctx, env, verdict)
 	flush()
+	if i, ok := watch.skipped(); ok && err == nil {
+		return o.end(Skipped, guardReason(hc, i))
+	}
 	o.sr.Stderr = tail.lines
 	r.classify(ctx, o, err, s)
 	o.sr.Reason = hc.scope.Mask(o.sr.Reason)
 	if o.sr.Outcome == Failed {
 		o.sr.Command = "builtin " + s.Arg
-		if str, ok := step.(fmt.Stringer); ok {
+		if str, ok := shown.(fmt.Stringer); ok {
 			o.sr.Command = str.String()
 		}
 	}
@@ -138,9 +149,12 @@ func (r *Runner) stepOf(s *config.Step, hc *hostCmd) tasks.Step {
 // envFor is what a step gets on one host: the connection, variables, its
 // output as events, the app's settings and release state, this machine's
 // side. flush writes out the last lines of output.
-func (r *Runner) envFor(conn remote.Conn, name string, onHost bool, hc *hostCmd, pr Printer, tail *tailLines) (env *tasks.Env, flush func()) {
+func (r *Runner) envFor(conn remote.Conn, name string, onHost bool, hc *hostCmd, pr Printer, tail *tailLines, watch *guardWatch) (env *tasks.Env, flush func()) {
 	stream := func(kind string, also *tailLines) *lineWriter {
 		return &lineWriter{secrets: r.masks, emit: func(line string) {
+			if kind == "stdout" && watch.mark != "" && watch.line(line) {
+				return
+			}
 			if also != nil {
 				also.add(line)
 			}
@@ -201,39 +215,6 @@ func (o *outcome) emit() StepResult {
 	}
 	o.pr.Event(ev)
 	return o.sr
-}
-
-// guards evaluates creates, unless and only_if, cheapest first: each is a
-// read-only command on the host, in the step's directory, as its user.
-func (r *Runner) guards(ctx context.Context, conn remote.Conn, hc *hostCmd, s *config.Step) (skip bool, reason string, err error) {
-	succeeds := func(script string) (bool, error) {
-		err := conn.Run(ctx, &remote.Cmd{Script: tasks.InDir(hc.dir, script), Env: hc.env, Sudo: s.Sudo, SudoUser: s.SudoUser,
-			TTY: s.TTY, ReadOnly: true})
-		var exit *remote.ExitError
-		if errors.As(err, &exit) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	if hc.creates != "" {
-		ok, err := succeeds("test -e " + remote.MustQuote(hc.creates))
-		if err != nil || ok {
-			return ok, hc.creates + " exists", err
-		}
-	}
-	if hc.unless != "" {
-		ok, err := succeeds(hc.unless)
-		if err != nil || ok {
-			return ok, "unless: " + hc.scope.Mask(config.FirstLine(hc.unless, 60)) + " succeeded", err
-		}
-	}
-	if hc.onlyIf != "" {
-		ok, err := succeeds(hc.onlyIf)
-		if err != nil || !ok {
-			return !ok && err == nil, "only_if: " + hc.scope.Mask(config.FirstLine(hc.onlyIf, 60)) + " failed", err
-		}
-	}
-	return false, "", nil
 }
 
 // tailLines keeps the last max lines written.
