@@ -4,12 +4,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deploy-tool/deploy/remote/sshtest"
 )
 
 // status runs `deploy status` and returns its exit code and output.
@@ -186,5 +189,36 @@ steps = [{ run = "echo start >> {{root}}/runs-{{host}}; sleep 0.3; echo end >> {
 		if exists(filepath.Join(root, h, ".deploy", "lock")) {
 			t.Errorf("lock left on %s", h)
 		}
+	}
+}
+
+// Two ssh_config aliases of one machine with one deploy root are one lock:
+// the run takes it once and does not see itself as another owner.
+func TestAliasesShareOneLock(t *testing.T) {
+	t.Parallel()
+	env := sshtest.New(t)
+	srv := env.Start(t, "web1")
+	root := env.UserDir(t)
+	f, err := os.OpenFile(env.SSHConfig, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "Host alias1\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
+		srv.Host, srv.Port, srv.User, env.ClientKey, env.KnownHosts)
+	f.Close()
+	df := fmt.Sprintf("[app]\npath = %q\n[hosts]\nboth = [\"web1\", \"alias1\"]\n[tasks.touch]\nsteps = [{ run = \"touch %s/ran-{{host}}\" }]\n", root+"/app", root)
+	file := filepath.Join(t.TempDir(), "Deployfile")
+	os.WriteFile(file, []byte(df), 0o644)
+	code, out, errOut := runCLI(t, "--no-color", "-f", file, "--ssh-config", env.SSHConfig, "run", "touch", "both")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	for _, h := range []string{"web1", "alias1"} {
+		if !exists(filepath.Join(root, "ran-"+h)) {
+			t.Errorf("%s did not run", h)
+		}
+	}
+	if exists(filepath.Join(root, "app", ".deploy", "lock")) {
+		t.Error("the lock was left behind")
 	}
 }
