@@ -58,6 +58,18 @@ func TestInProcessDisconnect(t *testing.T) {
 	if err == nil || errors.As(err, &exit) {
 		t.Fatalf("got %v, want a lost connection", err)
 	}
+	// The host is back: the next command dials again rather than fail on
+	// the dead connection (a run reads a lost host's state this way).
+	var again error
+	for i := 0; i < 50; i++ {
+		if again = conn.Run(context.Background(), &remote.Cmd{Script: "true"}); again == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if again != nil {
+		t.Errorf("after the cut: %v, want a new connection", again)
+	}
 }
 
 // A host that stops answering is dropped after three missed keepalives,

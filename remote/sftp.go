@@ -16,7 +16,11 @@ import (
 // written to a temporary name, given its mode, then renamed over dest with
 // posix-rename@openssh.com, so readers see the old file or the new one.
 func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
-	release, err := c.session(ctx, c.pc)
+	pc, err := c.live(ctx)
+	if err != nil {
+		return fmt.Errorf("upload to %s: %w", c.name, err)
+	}
+	release, err := c.session(ctx, pc)
 	if err != nil {
 		return fmt.Errorf("upload to %s: waiting for a session: %w", c.name, err)
 	}
@@ -27,7 +31,7 @@ func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 	result := make(chan error, 1)
 	go func() {
 		defer release()
-		result <- c.upload(ctx, local, dest)
+		result <- c.upload(ctx, pc, local, dest)
 	}()
 	select {
 	case err := <-result:
@@ -42,8 +46,8 @@ func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 	return c.ended(ctx, "upload")
 }
 
-func (c *sshConn) upload(ctx context.Context, local, dest string) error {
-	client, err := sftp.NewClient(c.pc.client, sftp.UseConcurrentWrites(true))
+func (c *sshConn) upload(ctx context.Context, pc *pooledClient, local, dest string) error {
+	client, err := sftp.NewClient(pc.client, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		if ctx.Err() != nil {
 			return c.ended(ctx, "upload")

@@ -78,6 +78,7 @@ type Pool struct {
 
 type pooledClient struct {
 	ready    chan struct{} // closed once client or err is set
+	gone     chan struct{} // closed once the connection has ended
 	client   *ssh.Client
 	sessions chan struct{}
 	err      error
@@ -174,7 +175,7 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 	}
 	pc, ok := p.clients[key]
 	if !ok {
-		pc = &pooledClient{ready: make(chan struct{}), sessions: make(chan struct{}, p.opts.MaxSessions)}
+		pc = &pooledClient{ready: make(chan struct{}), gone: make(chan struct{}), sessions: make(chan struct{}, p.opts.MaxSessions)}
 		p.clients[key] = pc
 	}
 	p.mu.Unlock()
@@ -195,9 +196,24 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 		p.mu.Unlock()
 	} else {
 		p.keepalive(pc.client, key)
+		go p.forgetWhenGone(key, pc)
 	}
 	close(pc.ready)
 	return pc, pc.err
+}
+
+// forgetWhenGone drops a connection from the pool once it ends — cut,
+// reset, closed by keepalive — so the next command to that host dials
+// again instead of failing on the dead one. A run that lost a host
+// mid-step can reach it again to read its state and roll it back.
+func (p *Pool) forgetWhenGone(key string, pc *pooledClient) {
+	pc.client.Wait()
+	close(pc.gone)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.clients[key] == pc {
+		delete(p.clients, key)
+	}
 }
 
 func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
@@ -390,9 +406,28 @@ func (p *Pool) keepalive(c *ssh.Client, key string) {
 // sshConn is one host reached through the pool.
 type sshConn struct {
 	pool *Pool
-	pc   *pooledClient
 	e    *endpoint
 	name string
+
+	mu sync.Mutex
+	pc *pooledClient // the connection, replaced when it has ended
+}
+
+// live is the host's connection, dialled again when the one it had ended
+// (cut, reset, dropped by keepalive).
+func (c *sshConn) live(ctx context.Context) (*pooledClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.pc.gone:
+		pc, err := c.pool.client(ctx, c.e)
+		if err != nil {
+			return nil, err
+		}
+		c.pc = pc
+	default:
+	}
+	return c.pc, nil
 }
 
 var _ Conn = (*sshConn)(nil)
@@ -450,7 +485,10 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 	if err != nil {
 		return err
 	}
-	pc := c.pc
+	pc, err := c.live(ctx)
+	if err != nil {
+		return fmt.Errorf("run on %s: %w", c.name, err)
+	}
 	if cmd.ForwardAgent {
 		if c.pool.opts.AgentSocket == "" {
 			return errors.New("agent forwarding asked for, and there is no ssh-agent (SSH_AUTH_SOCK)")
