@@ -258,17 +258,20 @@ func (healthcheckStep) Probe(env *Env) string {
 	return ""
 }
 
-// probeScript asks once: the URL fetched on the host, or the command.
+// probeScript asks once: the URL fetched on the host — with the Host
+// header of with.host, so Django's ALLOWED_HOSTS lets it through — or the
+// command.
 func probeScript(env *Env) string {
 	str := func(k string) string { s, _ := env.With[k].(string); return s }
 	switch {
 	case str("url") != "":
 		// Hosts have sh, not always curl: take what is there.
 		return fmt.Sprintf(`url=%[1]s
-if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$url"
-elif command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$url"
-else %[2]s -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$url"
-fi`, q(str("url")), q(env.App.Python))
+host=%[3]s
+if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 ${host:+-H "Host: $host"} "$url"
+elif command -v wget >/dev/null 2>&1; then wget -q -T 5 ${host:+--header="Host: $host"} -O - "$url"
+else %[2]s -c 'import sys, urllib.request as u; r = u.Request(sys.argv[1], headers={"Host": sys.argv[2]} if sys.argv[2] else {}); sys.stdout.write(u.urlopen(r, timeout=5).read().decode())' "$url" "$host"
+fi`, q(str("url")), q(env.App.Python), q(str("host")))
 	case str("command") != "":
 		return str("command")
 	}
@@ -276,7 +279,7 @@ fi`, q(str("url")), q(env.App.Python))
 }
 
 // healthInterval is how long the health check waits between tries.
-const healthInterval = "0.2"
+const healthInterval = "0.1"
 
 func healthScript(env *Env) (string, error) {
 	str := func(k string) string { s, _ := env.With[k].(string); return s }
@@ -292,11 +295,19 @@ func healthScript(env *Env) (string, error) {
 	if probe == "" {
 		return "", errors.New("healthcheck needs with.url (fetched on the host) or with.command")
 	}
+	failAfter := 3
+	if n, ok := env.With["fail_after"].(int64); ok && n > 0 {
+		failAfter = int(n)
+	}
 	secs := int((timeout + time.Second - 1) / time.Second)
+	// An answer that is an HTTP error (4xx, 5xx: the app is up and says
+	// no) fails the check after failAfter in a row, at once; a refused
+	// connection (the server restarting) is waited for until the timeout.
 	return fmt.Sprintf(`expect=%[1]s
 probe=%[2]s
 deadline=$(( $(date +%%s) + %[3]d ))
 n=0
+bad=0
 err=$(mktemp 2>/dev/null || echo "/tmp/deploy-health.$$")
 trap 'rm -f "$err"' EXIT
 while :; do
@@ -305,15 +316,21 @@ while :; do
     case "$body" in
       *"$expect"*) printf 'healthy after %%s attempt(s): %%s\n' "$n" "$(printf '%%s\n' "$body" | head -n 1 | cut -c1-120)"; exit 0 ;;
     esac
+    bad=0
     last="the answer \"$(printf '%%s\n' "$body" | head -n 1 | cut -c1-120)\" does not contain \"$expect\""
   else
     last=$(tail -n 1 "$err")
     [ -n "$last" ] || last="the probe failed"
+    if grep -Eq '[Ee][Rr][Rr][Oo][Rr]:? [45][0-9][0-9]' "$err"; then bad=$((bad + 1)); else bad=0; fi
+    if [ "$bad" -ge %[6]d ]; then
+      echo "unhealthy: $bad error answers in a row ($n attempts): $last" >&2
+      exit 1
+    fi
   fi
   if [ "$(date +%%s)" -ge "$deadline" ]; then
     echo "unhealthy after %[4]s ($n attempts): $last" >&2
     exit 1
   fi
   sleep %[5]s 2>/dev/null || sleep 1
-done`, q(str("expect")), q(probe), secs, timeout, healthInterval), nil
+done`, q(str("expect")), q(probe), secs, timeout, healthInterval, failAfter), nil
 }
