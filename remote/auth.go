@@ -35,30 +35,93 @@ type fileKey struct {
 	skipped string
 }
 
-// signers returns the agent's signers, then those of the key files that
-// load. notes says what was skipped, for the error when nothing works.
-func (k *keyring) signers(files []string) (signers []ssh.Signer, notes []string) {
+// signers returns the keys to offer, in OpenSSH's order: the key files
+// named (ssh_config's IdentityFile first) — through the agent when it
+// holds the same key, so no passphrase is asked — then, unless
+// identitiesOnly, the agent's other keys. The key a host expects is
+// offered first, and sshd's MaxAuthTries (6) is not spent on the agent's
+// other keys before it. notes says what was skipped, for the error when
+// nothing works.
+func (k *keyring) signers(files []string, identitiesOnly bool) (signers []ssh.Signer, notes []string) {
+	var agentKeys []ssh.Signer
 	if a := k.agentClient(); a != nil {
 		if s, err := a.Signers(); err == nil {
-			signers = append(signers, s...)
+			agentKeys = s
 		} else {
 			notes = append(notes, "ssh-agent: "+err.Error())
 		}
 	} else if k.agentErr != nil {
 		notes = append(notes, "ssh-agent: "+k.agentErr.Error())
 	}
+	used := map[string]bool{}
 	for _, f := range files {
+		if pub := publicKeyOf(f); pub != nil {
+			if s := findKey(agentKeys, pub); s != nil {
+				if !used[string(pub.Marshal())] {
+					signers = append(signers, s)
+					used[string(pub.Marshal())] = true
+				}
+				continue
+			}
+		}
 		fk, ok := k.load(f)
 		if !ok {
 			continue
 		}
-		if fk.signer != nil {
-			signers = append(signers, fk.signer)
-		} else {
+		if fk.signer == nil {
 			notes = append(notes, fk.skipped)
+			continue
+		}
+		if key := string(fk.signer.PublicKey().Marshal()); !used[key] {
+			signers = append(signers, fk.signer)
+			used[key] = true
+		}
+	}
+	if identitiesOnly {
+		return signers, notes
+	}
+	for _, s := range agentKeys {
+		if key := string(s.PublicKey().Marshal()); !used[key] {
+			signers = append(signers, s)
+			used[key] = true
 		}
 	}
 	return signers, notes
+}
+
+// publicKeyOf is the public key of a key file, without its passphrase:
+// from file.pub, or from the private key's own header; nil when neither
+// says.
+func publicKeyOf(file string) ssh.PublicKey {
+	if data, err := os.ReadFile(file + ".pub"); err == nil {
+		if pub, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+			return pub
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	signer, err := ssh.ParsePrivateKey(data)
+	var missing *ssh.PassphraseMissingError
+	switch {
+	case err == nil:
+		return signer.PublicKey()
+	case errors.As(err, &missing):
+		return missing.PublicKey
+	}
+	return nil
+}
+
+// findKey is the signer of keys whose public key is pub.
+func findKey(keys []ssh.Signer, pub ssh.PublicKey) ssh.Signer {
+	want := pub.Marshal()
+	for _, s := range keys {
+		if string(s.PublicKey().Marshal()) == string(want) {
+			return s
+		}
+	}
+	return nil
 }
 
 func (k *keyring) agentClient() agent.ExtendedAgent {

@@ -310,7 +310,7 @@ func (p *Pool) clientConfig(e *endpoint) (cfg *ssh.ClientConfig, signers int, no
 	if len(files) == 0 {
 		files = defaultIdentityFiles(p.config.home)
 	}
-	keys, notes := p.keys.signers(files)
+	keys, notes := p.keys.signers(files, e.identitiesOnly)
 	acceptNew := p.opts.AcceptNewHostKeys || e.strict == "accept-new" || e.strict == "no" || e.strict == "off"
 	return &ssh.ClientConfig{
 		User:              e.user,

@@ -92,12 +92,15 @@ type endpoint struct {
 	user          string
 	port          int
 	identityFiles []string
-	jumps         []Target // ProxyJump chain, first hop first
-	knownHosts    []string
-	strict        string // StrictHostKeyChecking: yes, accept-new, no, ask
-	connectTime   time.Duration
-	keepalive     time.Duration
-	forwardAgent  bool // a connection for commands that use the forwarded agent
+	// identitiesOnly offers only the IdentityFile keys, not the agent's
+	// others (ssh_config IdentitiesOnly yes).
+	identitiesOnly bool
+	jumps          []Target // ProxyJump chain, first hop first
+	knownHosts     []string
+	strict         string // StrictHostKeyChecking: yes, accept-new, no, ask
+	connectTime    time.Duration
+	keepalive      time.Duration
+	forwardAgent   bool // a connection for commands that use the forwarded agent
 }
 
 func (e *endpoint) addr() string { return net.JoinHostPort(e.hostname, strconv.Itoa(e.port)) }
@@ -140,6 +143,7 @@ func (c *sshConfig) resolve(t Target) (*endpoint, error) {
 	for _, f := range c.getAll(t.Host, "IdentityFile") {
 		e.identityFiles = append(e.identityFiles, c.expand(f, e))
 	}
+	e.identitiesOnly = strings.EqualFold(c.get(t.Host, "IdentitiesOnly"), "yes")
 	for _, f := range c.getAll(t.Host, "UserKnownHostsFile") {
 		for _, one := range strings.Fields(f) {
 			e.knownHosts = append(e.knownHosts, c.expand(one, e))
