@@ -50,9 +50,15 @@ func (sb *superbook) setPhase(t *testing.T, host, phase string) {
 func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
+	// A plan of a fresh project: nothing built, nothing deployed.
+	code, out, errOut := runCLI(t, append(sb.flags, "plan", "prod", "release")...)
+	if code != 0 || !strings.Contains(errOut, " 0 could not be checked") || rowOf(errOut, "healthcheck") == "" ||
+		strings.Count(rowOf(errOut, "healthcheck"), "would run") != 2 {
+		t.Fatalf("plan of a fresh project: exit %d\n%s\n%s", code, out, errOut)
+	}
 	sb.deploy(t, 0, "run", "release", "prod")
 	sha1 := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
-	code, out := sb.status(t, "web")
+	code, out = sb.status(t, "web")
 	if code != 0 || !strings.Contains(out, "Consistent") || strings.Count(out, "healthy") != 2 {
 		t.Fatalf("status after a deploy: exit %d\n%s", code, out)
 	}
@@ -72,7 +78,7 @@ func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 		t.Errorf("status of a host switched but not reloaded: exit %d\n%s", code, out)
 	}
 	master := sb.masterPID("web1")
-	_, errOut := sb.deploy(t, 0, "run", "release", "prod")
+	_, errOut = sb.deploy(t, 0, "run", "release", "prod")
 	if !strings.Contains(errOut, "Nothing to do") {
 		// Reload and health check ran on web1 only.
 		for _, want := range []string{"reload", "healthcheck"} {

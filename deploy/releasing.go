@@ -158,6 +158,9 @@ func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *confi
 		sr.Outcome, sr.Reason = Skipped, "current is "+rec.Release+" already"
 		return sr
 	case r.DryRun:
+		// What the later steps of the plan see: the host switched.
+		rec.Phase = tasks.PhaseSwitched
+		st.Switched(rec, rec.Commit)
 		sr.Outcome = WouldRun
 		return sr
 	}

@@ -116,6 +116,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 	case verdict.Done:
 		return o.end(Skipped, verdict.Reason)
 	case r.DryRun:
+		r.wouldPrepare(step, name, h != nil)
 		return o.end(WouldRun, "")
 	}
 	err = step.Run(ctx, env, verdict)
@@ -230,5 +231,20 @@ func (t *tailLines) add(line string) {
 	t.lines = append(t.lines, line)
 	if len(t.lines) > t.max {
 		t.lines = t.lines[1:]
+	}
+}
+
+// newRelease names, in a plan, the release a preparing step would build.
+const newRelease = "(new release)"
+
+// wouldPrepare, in a plan, records that a step would build a release on
+// the host, so the plan shows the switch, reload and health check that
+// would follow it rather than skip them.
+func (r *Runner) wouldPrepare(step tasks.Step, name string, onHost bool) {
+	if _, ok := step.(tasks.PreparesRelease); !ok || !onHost {
+		return
+	}
+	if hr := r.rel.get(name); hr != nil {
+		hr.st.Prepared = newRelease
 	}
 }

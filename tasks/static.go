@@ -152,6 +152,9 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
+// errNoStaticBuild is sync-static before any collectstatic.
+var errNoStaticBuild = errors.New("no static build: run the collectstatic step before sync-static")
+
 // syncStaticStep uploads the new and changed static files to the static
 // hosts, then the manifest; nothing changed → skipped.
 type syncStaticStep struct{}
@@ -182,7 +185,7 @@ func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string
 	var local Manifest
 	data, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
-		return nil, "", errors.New("no static build: run the collectstatic step before sync-static")
+		return nil, "", errNoStaticBuild
 	}
 	if err := json.Unmarshal(data, &local); err != nil {
 		return nil, "", fmt.Errorf("static manifest: %w", err)
@@ -200,6 +203,12 @@ func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string
 
 func (s syncStaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	changed, dir, err := s.compare(ctx, env)
+	if errors.Is(err, errNoStaticBuild) {
+		// Not built yet: collectstatic, earlier in the task, builds it
+		// (a plan of a fresh project shows it would run). Run says so
+		// if it still is not there.
+		return Verdict{}, nil
+	}
 	if err != nil {
 		return Verdict{}, err
 	}
