@@ -455,6 +455,9 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 		if c.pool.opts.AgentSocket == "" {
 			return errors.New("agent forwarding asked for, and there is no ssh-agent (SSH_AUTH_SOCK)")
 		}
+		if err := c.mayForwardAgent(); err != nil {
+			return err
+		}
 		fe := *c.e
 		fe.forwardAgent = true
 		if pc, err = c.pool.client(ctx, &fe); err != nil {
@@ -587,6 +590,24 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, co
 		return fmt.Errorf("connection to %s lost while the command ran", c.name)
 	}
 	return fmt.Errorf("run on %s: %w", c.name, err)
+}
+
+// mayForwardAgent refuses agent forwarding to a host whose key was not
+// known before this run: a key accepted on first sight (accept-new) has
+// not been checked by anyone, and the host behind it could use the agent's
+// keys for as long as the command runs.
+func (c *sshConn) mayForwardAgent() error {
+	hk, err := c.pool.hostKeysFor(c.e)
+	if err != nil {
+		return err
+	}
+	if hk.acceptedThisRun(c.e.addr()) {
+		return fmt.Errorf("agent forwarding to %s refused: its host key was accepted in this run (accept-new), "+
+			"not known before, and a host nobody has verified must not use your ssh-agent. "+
+			"The key is now in known_hosts: check its fingerprint and run again (or run once without forward_agent "+
+			"to record it, or add the host's key to known_hosts yourself)", c.name)
+	}
+	return nil
 }
 
 // forwardAgent serves this machine's ssh-agent to the session's command.
