@@ -28,7 +28,9 @@ func testSigner(t *testing.T) ssh.Signer {
 	return s
 }
 
-func authorized(k ssh.PublicKey) string { return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) }
+func authorized(k ssh.PublicKey) string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+}
 
 func writeKnownHosts(t *testing.T, lines ...string) string {
 	t.Helper()
