@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -446,10 +447,6 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 			return err
 		}
 	}
-	command, err := cmd.shellCommand(sudoPassword != nil)
-	if err != nil {
-		return err
-	}
 	pc := c.pc
 	if cmd.ForwardAgent {
 		if c.pool.opts.AgentSocket == "" {
@@ -463,6 +460,16 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 		if pc, err = c.pool.client(ctx, &fe); err != nil {
 			return err
 		}
+	}
+	var ttyFile string
+	if cmd.TTY {
+		if ttyFile, err = c.stageTTY(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	command, err := cmd.shellCommand(sudoPassword != nil, ttyFile)
+	if err != nil {
+		return err
 	}
 	release, err := c.session(ctx, pc)
 	if err != nil {
@@ -495,6 +502,25 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 	case <-time.After(cancelWait):
 	}
 	return c.ended(ctx, "run")
+}
+
+// stageTTY writes the script of a TTY command, with its environment, to
+// a private file on the host, and returns the file's name (see ttyStager).
+func (c *sshConn) stageTTY(ctx context.Context, cmd *Cmd) (string, error) {
+	stager, err := cmd.ttyStager()
+	if err != nil {
+		return "", err
+	}
+	var out, errOut bytes.Buffer
+	stager.Stdout, stager.Stderr = &out, &errOut
+	if err := c.Run(ctx, stager); err != nil {
+		return "", fmt.Errorf("write the script of a terminal command on %s: %w: %s", c.name, err, bytes.TrimSpace(errOut.Bytes()))
+	}
+	name, err := ttyFileName(out.String())
+	if err != nil {
+		return "", fmt.Errorf("write the script of a terminal command on %s: %w", c.name, err)
+	}
+	return name, nil
 }
 
 // ended is the error of an operation on the host cut short by ctx.
