@@ -18,8 +18,8 @@ import (
 	"github.com/deploy-tool/deploy/remote/sshtest"
 )
 
-// serveAgent serves keyring on a unix socket, as ssh-agent does.
-func serveAgent(t *testing.T, keyring agent.Agent) string {
+// serveKeyring serves keyring on a unix socket, as ssh-agent does.
+func serveKeyring(t *testing.T, keyring agent.Agent) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	l, err := net.Listen("unix", sock)
@@ -54,7 +54,7 @@ func TestIdentityFileFirstAndIdentitiesOnly(t *testing.T) {
 	}
 	opts := env.Options()
 	opts.IdentityFiles = nil // only what ssh_config names
-	opts.AgentSocket = serveAgent(t, keyring)
+	opts.AgentSocket = serveKeyring(t, keyring)
 	conn, err := newPool(t, opts).Dial(context.Background(), remote.Target{Host: "web1"})
 	if err != nil {
 		t.Fatalf("seven agent keys and the right IdentityFile: %v", err)
@@ -66,7 +66,7 @@ func TestIdentityFileFirstAndIdentitiesOnly(t *testing.T) {
 	if err := keyring2.Add(agent.AddedKey{PrivateKey: loadPrivateKey(t, env.ClientKey)}); err != nil {
 		t.Fatal(err)
 	}
-	opts.AgentSocket = serveAgent(t, keyring2)
+	opts.AgentSocket = serveKeyring(t, keyring2)
 	f, err := os.OpenFile(env.SSHConfig, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

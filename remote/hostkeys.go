@@ -3,7 +3,6 @@ package remote
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
 )
@@ -28,7 +26,7 @@ type HostKeyError struct {
 
 func (e *HostKeyError) Error() string {
 	host, port, _ := net.SplitHostPort(e.Host)
-	entry := knownhosts.Normalize(e.Host)
+	entry := xknownhosts.Normalize(e.Host)
 	scan := "ssh-keyscan " + host
 	if port != "22" {
 		scan = "ssh-keyscan -p " + port + " " + host
@@ -54,40 +52,49 @@ func (e *HostKeyError) Error() string {
 
 // hostKeys checks host keys against known_hosts files and, when asked,
 // records keys of hosts not seen before (OpenSSH's accept-new). A changed
-// or revoked key is refused whatever the settings.
+// or revoked key is refused whatever the settings. A key it records is
+// part of its view at once: another key for that host in the same run is
+// a changed key.
 type hostKeys struct {
-	mu    sync.Mutex
 	files []string // known_hosts files; new keys go to the first
-	db    *knownhosts.HostKeyDB
+
+	mu       sync.Mutex
+	db       *knownHostsDB
+	accepted map[string]bool // hosts (as known_hosts names them) recorded in this run
 }
 
 func newHostKeys(files []string) (*hostKeys, error) {
-	var existing []string
-	for _, f := range files {
-		if _, err := os.Stat(f); err == nil {
-			existing = append(existing, f)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("known_hosts: %w", err)
-		}
-	}
-	db, err := knownhosts.NewDB(existing...)
+	db, err := readKnownHosts(files)
 	if err != nil {
-		return nil, fmt.Errorf("known_hosts: %w", err)
+		return nil, err
 	}
-	return &hostKeys{files: files, db: db}, nil
+	return &hostKeys{files: files, db: db, accepted: map[string]bool{}}, nil
 }
 
 // algorithms are the key types known_hosts holds for addr, so that the
 // handshake asks for one of them; otherwise the server may offer another
 // type of its keys and a good host looks like a changed one.
 func (h *hostKeys) algorithms(addr string) []string {
-	return h.db.HostKeyAlgorithms(addr)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.db.algorithms(addr)
+}
+
+// acceptedThisRun reports whether the key of addr was recorded in this
+// run rather than known before it.
+func (h *hostKeys) acceptedThisRun(addr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.accepted[xknownhosts.Normalize(addr)]
 }
 
 func (h *hostKeys) callback(acceptNew bool) ssh.HostKeyCallback {
-	check := h.db.HostKeyCallback()
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		err := check(hostname, remote, key)
+		// One check at a time: two handshakes with a new host must not
+		// both find it unknown and record two keys.
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		err := h.db.check(hostname, remote, key)
 		if err == nil {
 			return nil
 		}
@@ -109,30 +116,51 @@ func (h *hostKeys) callback(acceptNew bool) ssh.HostKeyCallback {
 			if !acceptNew {
 				return e
 			}
-			return h.record(hostname, remote, key)
+			return h.record(hostname, key)
 		}
 		return err
 	}
 }
 
-// record appends a newly accepted key to the first known_hosts file.
-func (h *hostKeys) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
+// record appends a newly accepted key to the first known_hosts file and
+// reads the files again, so that the key is known from now on. h.mu is
+// held.
+func (h *hostKeys) record(hostname string, key ssh.PublicKey) error {
 	if len(h.files) == 0 {
 		return errors.New("no known_hosts file to record the host key in")
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	name := xknownhosts.Normalize(hostname)
+	if strings.ContainsAny(name, " \t\n,") {
+		return fmt.Errorf("known_hosts: cannot record host name %q", name)
+	}
 	file := h.files[0]
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("known_hosts: %w", err)
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("known_hosts: %w", err)
 	}
-	if err := knownhosts.WriteKnownHost(f, hostname, remote, key); err != nil {
-		f.Close()
-		return fmt.Errorf("known_hosts: %w", err)
+	line := xknownhosts.Line([]string{name}, key) + "\n"
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		// A file whose last line has no newline gets one first.
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			line = "\n" + line
+		}
 	}
-	return f.Close()
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return fmt.Errorf("known_hosts %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("known_hosts %s: %w", file, err)
+	}
+	db, err := readKnownHosts(h.files)
+	if err != nil {
+		return err
+	}
+	h.db = db
+	h.accepted[name] = true
+	return nil
 }

@@ -40,11 +40,16 @@ const killGrace = 3 * time.Second
 // children die with the shell (how is per platform: local_unix.go,
 // local_windows.go).
 func (l Local) Run(ctx context.Context, cmd *Cmd) error {
+	// No terminal is made here: a TTY command's script goes on stdin as
+	// any other, never into a command line.
+	plain := *cmd
+	plain.TTY = false
+	cmd = &plain
 	script, err := cmd.script()
 	if err != nil {
 		return err
 	}
-	shell, err := cmd.shellCommand(false)
+	shell, err := cmd.shellCommand(false, "")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -66,8 +67,12 @@ type Cmd struct {
 	// ForwardAgent lets the command use this machine's ssh-agent (to fetch
 	// a private repository, say); the keys never leave this machine.
 	ForwardAgent bool
-	// TTY asks for a terminal. It merges stderr into stdout and puts the
-	// script in the command line, so it is off unless a command needs it.
+	// TTY asks for a terminal. It merges stderr into stdout, so it is off
+	// unless a command needs it. The terminal is the session's stdin, so
+	// over SSH the script and Env travel ahead, in a command of their own
+	// (one more round trip): they are written to a file only the login
+	// (or sudo) user can read, which the command reads and removes first.
+	// Neither is ever in a command line.
 	TTY bool
 	// ReadOnly says the command changes nothing on the host (a guard, a
 	// check, a state read): the only kind a ReadOnly Conn lets through.
@@ -116,19 +121,19 @@ func (c *Cmd) script() (string, error) {
 }
 
 // shellCommand is the command line started on the host. With TTY the
-// script must be in it: the terminal is the session's stdin. withPassword
-// makes sudo read a password from the first line of stdin (-S) instead of
-// failing when it needs one (-n); -k makes it ask even when it has a
-// cached credential, so that line is always consumed by sudo and never run
-// as a command.
-func (c *Cmd) shellCommand(withPassword bool) (string, error) {
+// terminal is the session's stdin: the script is read from ttyFile, which
+// ttyStager wrote. withPassword makes sudo read a password from the first
+// line of stdin (-S) instead of failing when it needs one (-n); -k makes
+// it ask even when it has a cached credential, so that line is always
+// consumed by sudo and never run as a command.
+func (c *Cmd) shellCommand(withPassword bool, ttyFile string) (string, error) {
 	shell := "sh -s"
 	if c.TTY {
-		s, err := c.script()
+		f, err := Quote(ttyFile)
 		if err != nil {
 			return "", err
 		}
-		q, err := Quote(s)
+		q, err := Quote(". " + f)
 		if err != nil {
 			return "", err
 		}
@@ -149,6 +154,43 @@ func (c *Cmd) shellCommand(withPassword bool) (string, error) {
 		return "sudo -S -k -p '' -u " + q + " -- " + shell, nil
 	}
 	return "sudo -n -u " + q + " -- " + shell, nil
+}
+
+// ttyStager is the command that writes the script of a TTY command, Env
+// included, to a new file readable only by the user the command runs as
+// (umask 077, mktemp), and prints the file's name. The file first removes
+// itself, then runs the script. The text travels in a here-document on
+// stdin, like any script, so no value is in a command line.
+func (c *Cmd) ttyStager() (*Cmd, error) {
+	s, err := c.script()
+	if err != nil {
+		return nil, err
+	}
+	end := "DEPLOY_TTY_SCRIPT_END"
+	for slices.Contains(strings.Split(s, "\n"), end) {
+		end += "_"
+	}
+	return &Cmd{
+		Script: "umask 077\n" +
+			"f=$(mktemp \"${TMPDIR:-/tmp}/deploy-tty.XXXXXXXXXX\")\n" +
+			"printf \"rm -f -- '%s'\\n\" \"$f\" >\"$f\"\n" +
+			"cat >>\"$f\" <<'" + end + "'\n" + s + end + "\n" +
+			"printf '%s\\n' \"$f\"",
+		Sudo: c.Sudo, SudoUser: c.SudoUser, ReadOnly: c.ReadOnly,
+	}, nil
+}
+
+// ttyFileName checks the name ttyStager printed.
+func ttyFileName(out string) (string, error) {
+	name := strings.TrimSpace(out)
+	ok := strings.HasPrefix(name, "/") && strings.Contains(name, "/deploy-tty.")
+	for _, r := range name {
+		ok = ok && (r == '/' || r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}
+	if !ok {
+		return "", fmt.Errorf("unexpected name of the script file: %q", name)
+	}
+	return name, nil
 }
 
 // SudoPasswordError is sudo refusing to run without a password.

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -481,10 +482,6 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 			return err
 		}
 	}
-	command, err := cmd.shellCommand(sudoPassword != nil)
-	if err != nil {
-		return err
-	}
 	pc, err := c.live(ctx)
 	if err != nil {
 		return fmt.Errorf("run on %s: %w", c.name, err)
@@ -493,11 +490,24 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 		if c.pool.opts.AgentSocket == "" {
 			return errors.New("agent forwarding asked for, and there is no ssh-agent (SSH_AUTH_SOCK)")
 		}
+		if err := c.mayForwardAgent(); err != nil {
+			return err
+		}
 		fe := *c.e
 		fe.forwardAgent = true
 		if pc, err = c.pool.client(ctx, &fe); err != nil {
 			return err
 		}
+	}
+	var ttyFile string
+	if cmd.TTY {
+		if ttyFile, err = c.stageTTY(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	command, err := cmd.shellCommand(sudoPassword != nil, ttyFile)
+	if err != nil {
+		return err
 	}
 	release, err := c.session(ctx, pc)
 	if err != nil {
@@ -530,6 +540,25 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 	case <-time.After(cancelWait):
 	}
 	return c.ended(ctx, "run")
+}
+
+// stageTTY writes the script of a TTY command, with its environment, to
+// a private file on the host, and returns the file's name (see ttyStager).
+func (c *sshConn) stageTTY(ctx context.Context, cmd *Cmd) (string, error) {
+	stager, err := cmd.ttyStager()
+	if err != nil {
+		return "", err
+	}
+	var out, errOut bytes.Buffer
+	stager.Stdout, stager.Stderr = &out, &errOut
+	if err := c.Run(ctx, stager); err != nil {
+		return "", fmt.Errorf("write the script of a terminal command on %s: %w: %s", c.name, err, bytes.TrimSpace(errOut.Bytes()))
+	}
+	name, err := ttyFileName(out.String())
+	if err != nil {
+		return "", fmt.Errorf("write the script of a terminal command on %s: %w", c.name, err)
+	}
+	return name, nil
 }
 
 // ended is the error of an operation on the host cut short by ctx.
@@ -625,6 +654,24 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, co
 		return fmt.Errorf("connection to %s lost while the command ran", c.name)
 	}
 	return fmt.Errorf("run on %s: %w", c.name, err)
+}
+
+// mayForwardAgent refuses agent forwarding to a host whose key was not
+// known before this run: a key accepted on first sight (accept-new) has
+// not been checked by anyone, and the host behind it could use the agent's
+// keys for as long as the command runs.
+func (c *sshConn) mayForwardAgent() error {
+	hk, err := c.pool.hostKeysFor(c.e)
+	if err != nil {
+		return err
+	}
+	if hk.acceptedThisRun(c.e.addr()) {
+		return fmt.Errorf("agent forwarding to %s refused: its host key was accepted in this run (accept-new), "+
+			"not known before, and a host nobody has verified must not use your ssh-agent. "+
+			"The key is now in known_hosts: check its fingerprint and run again (or run once without forward_agent "+
+			"to record it, or add the host's key to known_hosts yourself)", c.name)
+	}
+	return nil
 }
 
 // forwardAgent serves this machine's ssh-agent to the session's command.

@@ -541,27 +541,8 @@ func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
 func TestAgentForwarding(t *testing.T) {
 	env := sshtest.New(t)
 	srv := env.Start(t, "web1")
-	keyring := agent.NewKeyring()
-	if err := keyring.Add(agent.AddedKey{PrivateKey: loadPrivateKey(t, env.ClientKey), Comment: "forwarded-key"}); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go agent.ServeAgent(keyring, c)
-		}
-	}()
 	opts := env.Options()
-	opts.AgentSocket = sock
+	opts.AgentSocket = serveAgent(t, env)
 	conn, err := newPool(t, opts).Dial(context.Background(), srv.Target())
 	if err != nil {
 		t.Fatal(err)

@@ -212,9 +212,10 @@ type Server struct {
 	HostKey ssh.PublicKey
 	Dir     string
 
-	cmd  *exec.Cmd
-	log  *Buffer
-	done chan struct{}
+	cmd   *exec.Cmd
+	log   *Buffer
+	done  chan struct{}
+	setup serverSetup
 }
 
 // Addr is host:port.
@@ -286,7 +287,7 @@ func (e *Env) Start(t testing.TB, name string, opts ...ServerOption) *Server {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(e.ClientPub), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Name: name, Host: "127.0.0.1", User: e.User, HostKey: hostPub, Dir: dir}
+	s := &Server{Name: name, Host: "127.0.0.1", User: e.User, HostKey: hostPub, Dir: dir, setup: setup}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
