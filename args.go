@@ -36,12 +36,16 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	const complete = "--generate-bash-completion"
 	tail := []string(nil)
 	rest := args[1:]
-	if len(rest) > 0 && rest[len(rest)-1] == complete {
-		// Shell completion reads this flag as the very last argument.
-		rest, tail = rest[:len(rest)-1], []string{complete}
+	if completing(rest) {
+		// Shell completion: the flag goes last, where urfave/cli looks for
+		// it, and what follows "--" goes: urfave/cli turns completion off
+		// when it sees "--", and would run the command (`deploy exec web
+		// -- CMD <TAB>` would run CMD on every host). Completing a remote
+		// command's words is the shell's business.
+		rest = completionWords(rest)
+		tail = []string{completeFlag}
 	}
 
 	var globals, path, cmdFlags, words, after []string
@@ -85,6 +89,42 @@ func reorderArgs(app *cli.App, args []string) []string {
 	out = append(out, words...)
 	out = append(out, after...)
 	return append(out, tail...)
+}
+
+// completeFlag is what the completion scripts append to the words typed.
+const completeFlag = "--generate-bash-completion"
+
+// completing reports whether the command line asks for completions: the
+// flag last, as the scripts send it, or anywhere before "--". Whatever
+// else it holds, such a command line completes and does nothing else.
+func completing(args []string) bool {
+	if len(args) > 0 && args[len(args)-1] == completeFlag {
+		return true
+	}
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == completeFlag {
+			return true
+		}
+	}
+	return false
+}
+
+// completionWords are the words to complete: args without the completion
+// flag, and without "--" and what follows it.
+func completionWords(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a != completeFlag {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func cmdFlagsOf(c *cli.Command) []cli.Flag {

@@ -1,0 +1,6 @@
+//go:build unix && faults
+
+package main
+
+// canaryFull: every trick on its own, besides the omnibus value.
+const canaryFull = true
