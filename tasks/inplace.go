@@ -76,6 +76,9 @@ echo %[3]s > REVISION
 	}
 	var builds strings.Builder
 	for _, b := range s.app.Build {
+		if err := checkBuildOutput(b.Output); err != nil {
+			return Release{}, err
+		}
 		builds.WriteString(buildScript(s.root(), b))
 	}
 	if builds.Len() > 0 {

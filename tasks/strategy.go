@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/deploy-tool/deploy/remote"
@@ -121,6 +122,9 @@ ln -s %[3]s "$tmp"/%[1]s
 	}
 	var builds strings.Builder
 	for _, b := range s.app.Build {
+		if err := checkBuildOutput(b.Output); err != nil {
+			return Release{}, err
+		}
 		builds.WriteString(buildScript(s.root(), b))
 	}
 	rec := Record{Commit: commit, Phase: PhasePrepared, Run: env.State.RunID()}
@@ -219,6 +223,17 @@ rm -rf "$output"
 mkdir -p "$(dirname "$output")"
 ln -s "$out" "$output"
 `, inputs.String(), q(root), q(name), q(b.Output), q(b.Run), hashCommand)
+}
+
+// checkBuildOutput refuses a build output that is not a path inside the
+// release: the build replaces it (rm -rf), so "../.." or "/" would reach
+// outside.
+func checkBuildOutput(out string) error {
+	clean := path.Clean(out)
+	if out == "" || path.IsAbs(out) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+		return fmt.Errorf("[app] build output %q must be a path inside the release (like \"venv\" or \"static/build\")", out)
+	}
+	return nil
 }
 
 // hashCommand hashes stdin with what the host has: sha256sum (GNU,

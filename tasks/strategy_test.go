@@ -339,3 +339,14 @@ func TestBuildScriptHostileValues(t *testing.T) {
 		t.Error("a commit that is not hex was taken")
 	}
 }
+
+func TestBuildOutputInsideTheRelease(t *testing.T) {
+	for _, tt := range []struct {
+		out string
+		ok  bool
+	}{{"venv", true}, {"static/build", true}, {"a/../b", true}, {"../x", false}, {"..", false}, {"/etc", false}, {"", false}, {".", false}, {"a/../../x", false}} {
+		if err := checkBuildOutput(tt.out); (err == nil) != tt.ok {
+			t.Errorf("%q: %v, want ok=%v", tt.out, err, tt.ok)
+		}
+	}
+}
