@@ -47,6 +47,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Deployfile, error) {
 		return nil, syntaxError(name, data, err)
 	}
 	d := &decoder{file: name, idx: idx, reserved: opts.Reserved}
+	d.checkControls(nil, root)
 	df := d.deployfile(root)
 	df.Overrides = maps.Clone(opts.Vars)
 	d.validate(df, opts)
@@ -309,7 +310,7 @@ func (d *decoder) vars(path []string, v any) map[string]*Var {
 		if _, ok := m[name].(map[string]any); ok {
 			vp = child(p, "value")
 		}
-		d.templated(vp, vr.Value, "host", "user", "python")
+		d.refsIn(vp, vr.Value, []string{"host", "user", "python"})
 		out[name] = vr
 	}
 	return out

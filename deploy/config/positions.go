@@ -23,6 +23,10 @@ type posIndex struct {
 	keys       map[string]Position
 	values     map[string]Position
 	valueOffs  map[string]int // byte offset of each scalar value
+	// The last position computed: positions come mostly in file order, so
+	// the next is counted from there rather than from its line's start
+	// (a long line of hosts would make that quadratic).
+	lastOff, lastLine, lastCol int
 }
 
 func pathKey(path []string) string { return strings.Join(path, "\x00") }
@@ -33,6 +37,7 @@ func buildIndex(data []byte) (*posIndex, error) {
 		keys:      map[string]Position{},
 		values:    map[string]Position{},
 		valueOffs: map[string]int{},
+		lastLine:  -1,
 	}
 	idx.lineStarts = append(idx.lineStarts, 0)
 	for i, c := range data {
@@ -147,9 +152,17 @@ func (idx *posIndex) offsetPos(off int) Position {
 	if off > len(idx.data) {
 		off = len(idx.data)
 	}
+	off = max(off, 0)
 	line := sort.Search(len(idx.lineStarts), func(i int) bool { return idx.lineStarts[i] > off }) - 1
-	start := idx.lineStarts[line]
-	return Position{Line: line + 1, Column: utf8.RuneCount(idx.data[start:off]) + 1}
+	from, col := idx.lineStarts[line], 1
+	if line == idx.lastLine && idx.lastOff <= off && idx.lastOff >= from {
+		from, col = idx.lastOff, idx.lastCol
+	}
+	col += utf8.RuneCount(idx.data[from:off])
+	if off == len(idx.data) || utf8.RuneStart(idx.data[off]) {
+		idx.lastOff, idx.lastLine, idx.lastCol = off, line, col
+	}
+	return Position{Line: line + 1, Column: col}
 }
 
 // keyAt is where the key of path is written; it falls back to the nearest

@@ -12,8 +12,10 @@ import (
 // tasks and variables, and the --var overrides.
 func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkGroups(df)
+	d.checkGroupSizes(df)
 	d.checkTaskRefs(df)
 	d.checkTaskCycles(df)
+	d.checkTaskSizes(df)
 	if _, set := d.idx.values[pathKey([]string{"app", "default_task"})]; set {
 		if _, ok := df.Tasks[df.App.DefaultTask]; !ok {
 			d.valueError([]string{"app", "default_task"}, df.KnownTasksFix(df.App.DefaultTask),
@@ -22,6 +24,7 @@ func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	}
 	d.checkVarRefs(df, opts.Vars)
 	d.checkVarCycles(df)
+	d.checkVarSizes(df, opts.Vars)
 }
 
 // checkVarCycles refuses variables whose values use each other in a loop
@@ -141,6 +144,9 @@ func (d *decoder) checkVarRefs(df *Deployfile, overrides map[string]string) {
 	}
 	names := slices.Sorted(maps.Keys(overrides))
 	for _, n := range names {
+		if e := checkOverrideValue(n, overrides[n]); e != nil {
+			d.errs = append(d.errs, e)
+		}
 		switch {
 		case !identifier.MatchString(n):
 			d.errs = append(d.errs, &Error{File: "--var " + n, Message: "not a valid variable name",
