@@ -25,6 +25,8 @@ type decoder struct {
 	texts []templText
 	// reserved are the names a group or host may not take (LoadOptions).
 	reserved []string
+	// suggested counts the comparisons suggestions have cost so far.
+	suggested int
 }
 
 // varRef is one {{name}} in a string of the file.

@@ -38,9 +38,13 @@ func Load(path string, opts LoadOptions) (*Deployfile, error) {
 
 // Parse validates a Deployfile held in memory; name is used in errors.
 func Parse(name string, data []byte, opts LoadOptions) (*Deployfile, error) {
-	var root map[string]any
-	if err := toml.Unmarshal(data, &root); err != nil {
-		return nil, syntaxError(name, data, err)
+	root, ok := decodeTree(data)
+	if !ok {
+		// Invalid, or a form decodeTree leaves to go-toml: it decides, and
+		// says what is wrong.
+		if err := toml.Unmarshal(data, &root); err != nil {
+			return nil, syntaxError(name, data, err)
+		}
 	}
 	idx, err := buildIndex(data)
 	if err != nil {

@@ -32,11 +32,12 @@ type posIndex struct {
 func pathKey(path []string) string { return strings.Join(path, "\x00") }
 
 func buildIndex(data []byte) (*posIndex, error) {
+	n := len(data) / 16 // about one key a line of a few words
 	idx := &posIndex{
 		data:      data,
-		keys:      map[string]Position{},
-		values:    map[string]Position{},
-		valueOffs: map[string]int{},
+		keys:      make(map[string]Position, n),
+		values:    make(map[string]Position, n),
+		valueOffs: make(map[string]int, n),
 		lastLine:  -1,
 	}
 	idx.lineStarts = append(idx.lineStarts, 0)
@@ -102,13 +103,16 @@ func (idx *posIndex) keyValue(prefix []string, kv *unstable.Node) {
 
 func (idx *posIndex) value(path []string, v *unstable.Node, fallback Position) {
 	pos := fallback
+	k := pathKey(path)
 	if v.Raw.Length > 0 {
 		pos = idx.pos(v.Raw)
-		if _, seen := idx.valueOffs[pathKey(path)]; !seen {
-			idx.valueOffs[pathKey(path)] = int(v.Raw.Offset)
+		if _, seen := idx.valueOffs[k]; !seen {
+			idx.valueOffs[k] = int(v.Raw.Offset)
 		}
 	}
-	idx.record(idx.values, path, pos)
+	if _, ok := idx.values[k]; !ok {
+		idx.values[k] = pos
+	}
 	switch v.Kind {
 	case unstable.InlineTable:
 		it := v.Children()

@@ -94,9 +94,9 @@ func (df *Deployfile) TargetsFix(name string) string {
 		return "define groups under [hosts]"
 	}
 	if s := suggest(name, names); s != "" {
-		return fmt.Sprintf("did you mean %q? (groups: %s)", s, strings.Join(df.GroupOrder, ", "))
+		return fmt.Sprintf("did you mean %q? (groups: %s)", s, nameList(df.GroupOrder))
 	}
-	return "groups are " + strings.Join(df.GroupOrder, ", ")
+	return "groups are " + nameList(df.GroupOrder)
 }
 
 // Confirm reports whether running on target needs a confirmation: when
