@@ -85,6 +85,8 @@ func FuzzPlan(f *testing.F) {
 		f.Add([]byte(hostileDeployfile(v)), "v="+v)
 		f.Add([]byte(hostileDeployfile("ok")), "v="+v)
 	}
+	// A with value that JSON cannot hold (the loader refuses it now).
+	f.Add([]byte("[hosts]\nweb = [\"w\"]\n[tasks.t]\nsteps = [{ builtin = \"reload\", with = { method = \"touch\", path = \"x\", n = nan } }]\n"), "")
 	builtins := tasks.Builtins()
 	f.Fuzz(func(t *testing.T, data []byte, override string) {
 		opts := config.LoadOptions{}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -73,7 +74,7 @@ func controlFix(c rune) string {
 }
 
 // checkControls walks the decoded document and reports every key and
-// string that holds a control character.
+// string that holds a control character, and every nan or inf.
 func (d *decoder) checkControls(path []string, v any) {
 	switch x := v.(type) {
 	case string:
@@ -93,6 +94,12 @@ func (d *decoder) checkControls(path []string, v any) {
 	case []any:
 		for i, e := range x {
 			d.checkControls(child(path, strconv.Itoa(i)), e)
+		}
+	case float64:
+		// nan and inf mean nothing to deploy, and `deploy plan --json`
+		// could not write them.
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			d.valueError(path, "write a finite number", "%s is %v, not a number deploy can use", dotted(path), x)
 		}
 	}
 }

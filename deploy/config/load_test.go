@@ -106,6 +106,9 @@ func TestBadDeployfiles(t *testing.T) {
 			`Deployfile:3:30: tasks.t.steps[1].dir holds the control character newline (U+000A) — ` + oneLine,
 			`Deployfile:4:16: tasks.t.steps[2].run holds the control character carriage return (U+000D) — save the file with LF line ends, or remove the \r`,
 			`Deployfile:5:28: tasks.t.steps[3].name holds the control character tab (U+0009) — ` + oneLine}},
+		{"nan-in-with.toml", []string{
+			`Deployfile:4:99: tasks.t.steps[1].with.retries is NaN, not a number deploy can use — write a finite number`,
+			`Deployfile:4:112: tasks.t.steps[1].with.delay is -Inf, not a number deploy can use — write a finite number`}},
 		{"many-errors.toml", []string{
 			`Deployfile:3:17: app.keep_releases must be a whole number of at least 2, not 1 — write a whole number of at least 2, without quotes`,
 			`Deployfile:4:12: unknown strategy "rolling" — write strategy = "releases" (a directory per release, switched by a symlink) or "inplace" (git reset in {{path}})`,
