@@ -15,8 +15,9 @@ import (
 const (
 	// MaxTargetHosts is the most hosts a group, or a target, may hold.
 	MaxTargetHosts = 10_000
-	// MaxGroupEntries is the most hosts all groups may hold together, once
-	// their includes are expanded: it bounds the work of resolving them.
+	// MaxGroupEntries is the most hosts all groups may list together, once
+	// their includes are expanded (a host counted each time it is listed):
+	// it bounds the work of resolving them.
 	MaxGroupEntries = 1_000_000
 	// MaxValueBytes is the longest value a variable may take once the
 	// variables it uses are put in (and the longest --var value).
@@ -105,13 +106,14 @@ func (df *Deployfile) resolveGroups(report func(g *Group, message, fix string)) 
 		var out []*Host
 		seen := map[string]bool{}
 		included := map[string]bool{}
+		// add counts every host it is given, new or not: the work of
+		// resolving, which MaxGroupEntries bounds.
 		add := func(h *Host) bool {
-			if h == nil || seen[h.Name] {
-				return true
-			}
-			seen[h.Name] = true
-			out = append(out, h)
 			total++
+			if h != nil && !seen[h.Name] {
+				seen[h.Name] = true
+				out = append(out, h)
+			}
 			return len(out) <= MaxTargetHosts && total <= MaxGroupEntries
 		}
 		for _, m := range g.Members {
@@ -152,7 +154,7 @@ func (df *Deployfile) resolveGroups(report func(g *Group, message, fix string)) 
 		switch {
 		case total > MaxGroupEntries:
 			stopped = true
-			report(g, fmt.Sprintf("the groups hold more than %s hosts in all once their includes are expanded (at group %s)",
+			report(g, fmt.Sprintf("the groups list more than %s hosts in all once their includes are expanded (at group %s)",
 				count(MaxGroupEntries), name), "include fewer groups in groups")
 		case len(out) > MaxTargetHosts:
 			over[name] = true
@@ -278,6 +280,9 @@ func (d *decoder) checkVarSizes(df *Deployfile, overrides map[string]string) {
 	expanded := func(s string) int {
 		n := len(s)
 		for _, m := range templateRef.FindAllStringSubmatchIndex(s, -1) {
+			if n > limit {
+				break // saturated: stays over
+			}
 			n = satAdd(limit, n-(m[1]-m[0]), measure(s[m[2]:m[3]]))
 		}
 		return n

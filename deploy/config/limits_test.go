@@ -169,3 +169,31 @@ func TestScopeValueLimit(t *testing.T) {
 		}
 	}
 }
+
+// Many includes of the same big group: each adds nothing new, but the work
+// of looking is bounded too.
+func TestGroupWorkLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(manyHosts(10, 1000))
+	b.WriteString("top = [")
+	for range 101 {
+		b.WriteString(`"@all", `)
+	}
+	b.WriteString("]\n")
+	for i := range 101 {
+		fmt.Fprintf(&b, "x%d = [\"@all\"]\n", i)
+	}
+	b.WriteString("top2 = [")
+	for i := range 101 {
+		fmt.Fprintf(&b, "\"@x%d\", ", i)
+	}
+	b.WriteString("]\n")
+	start := time.Now()
+	_, err := Parse("Deployfile", []byte(b.String()), LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "the groups list more than 1,000,000 hosts in all once their includes are expanded (at group") {
+		t.Errorf("got %.300v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+}

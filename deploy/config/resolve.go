@@ -29,7 +29,8 @@ func (df *Deployfile) GroupHosts(name string) []*Host {
 }
 
 // InGroup reports whether the host named host is in group, includes
-// expanded, in constant time.
+// expanded, without walking the group: the engine asks it for every host
+// of every step.
 func (df *Deployfile) InGroup(host, group string) bool {
 	return slices.Contains(df.groupIndex().of[host], group)
 }
@@ -143,8 +144,6 @@ func (df *Deployfile) VarsFor(h *Host) map[string]*Var {
 				out[n] = v
 			}
 		}
-	}
-	if h != nil {
 		for n, v := range h.Vars {
 			out[n] = v
 		}
