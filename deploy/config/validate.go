@@ -16,7 +16,7 @@ func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkTaskRefs(df)
 	d.checkTaskCycles(df)
 	d.checkTaskSizes(df)
-	if _, set := d.idx.values[pathKey([]string{"app", "default_task"})]; set {
+	if d.idx.hasValue([]string{"app", "default_task"}) {
 		if _, ok := df.Tasks[df.App.DefaultTask]; !ok {
 			d.valueError([]string{"app", "default_task"}, df.knownTasksFix(df.App.DefaultTask, d.suggest),
 				"default task %q is not defined", df.App.DefaultTask)
