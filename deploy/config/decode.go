@@ -20,8 +20,13 @@ type decoder struct {
 	idx  *posIndex
 	errs ErrorList
 	refs []varRef // {{name}} uses, checked once every definition is known
+	// texts are the strings (other than variables' values) that use
+	// variables, measured once every variable is known.
+	texts []templText
 	// reserved are the names a group or host may not take (LoadOptions).
 	reserved []string
+	// suggested counts the comparisons suggestions have cost so far.
+	suggested int
 }
 
 // varRef is one {{name}} in a string of the file.
@@ -90,20 +95,27 @@ func typeName(v any) string {
 
 // keysInOrder returns a table's keys in the order the file writes them.
 func (d *decoder) keysInOrder(path []string, m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	type keyPos struct {
+		key string
+		pos Position
 	}
-	slices.SortFunc(keys, func(a, b string) int {
-		pa, pb := d.idx.keyAt(child(path, a)), d.idx.keyAt(child(path, b))
-		if pa.Line != pb.Line {
-			return pa.Line - pb.Line
+	kps := make([]keyPos, 0, len(m))
+	for k := range m {
+		kps = append(kps, keyPos{k, d.idx.keyAt(child(path, k))})
+	}
+	slices.SortFunc(kps, func(a, b keyPos) int {
+		if a.pos.Line != b.pos.Line {
+			return a.pos.Line - b.pos.Line
 		}
-		if pa.Column != pb.Column {
-			return pa.Column - pb.Column
+		if a.pos.Column != b.pos.Column {
+			return a.pos.Column - b.pos.Column
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.key, b.key)
 	})
+	keys := make([]string, len(kps))
+	for i, kp := range kps {
+		keys[i] = kp.key
+	}
 	return keys
 }
 
@@ -244,13 +256,30 @@ var (
 	templateRef = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
 )
 
+// templText is a string of the file that uses variables.
+type templText struct {
+	path []string
+	pos  Position
+	text string
+}
+
 // templated records the {{name}} uses of a string value found at path.
 func (d *decoder) templated(path []string, s string, builtinsOnly ...string) {
+	if d.refsIn(path, s, builtinsOnly) {
+		d.texts = append(d.texts, templText{path: path, pos: d.idx.valueAt(path), text: s})
+	}
+}
+
+// refsIn records the {{name}} uses of s and reports whether it has any.
+func (d *decoder) refsIn(path []string, s string, builtinsOnly []string) bool {
+	found := false
 	for _, m := range templateRef.FindAllStringSubmatchIndex(s, -1) {
+		found = true
 		d.refs = append(d.refs, varRef{
 			name:         s[m[2]:m[3]],
 			pos:          d.idx.inString(path, s, m[0]),
 			builtinsOnly: builtinsOnly,
 		})
 	}
+	return found
 }

@@ -25,6 +25,7 @@ type Deployfile struct {
 	TaskOrder  []string // tasks in file order
 	hosts      map[string]*Host
 	hostOrder  []string
+	groups     *groupIndex // every group resolved once, at load
 }
 
 // App is the [app] table: the application and where it lives on the hosts.

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // FuzzParse feeds arbitrary bytes to the loader: it must never panic, and
@@ -23,6 +26,17 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// decodeTree, the loader's linear decoder, accepts only what
+		// go-toml accepts, and reads it the same.
+		if tree, ok := decodeTree(data); ok {
+			var want map[string]any
+			if err := toml.Unmarshal(data, &want); err != nil {
+				t.Fatalf("decodeTree accepts what go-toml refuses (%v): %q", err, data)
+			}
+			if !bytes.Contains(bytes.ToLower(data), []byte("nan")) && !reflect.DeepEqual(tree, want) {
+				t.Fatalf("decodeTree reads %#v, go-toml %#v", tree, want)
+			}
+		}
 		df, err := Parse("Deployfile", data, LoadOptions{})
 		if err != nil {
 			var list ErrorList

@@ -173,7 +173,7 @@ func (d *decoder) checkGroups(df *Deployfile) {
 		for _, m := range df.Groups[name].Members {
 			if m.Group != "" {
 				if _, ok := df.Groups[m.Group]; !ok {
-					d.errorAt(m.Pos, df.knownGroupsFix(m.Group), "unknown group %q in group %s", "@"+m.Group, name)
+					d.errorAt(m.Pos, df.knownGroupsFix(m.Group, d.suggest), "unknown group %q in group %s", "@"+m.Group, name)
 				}
 			}
 		}
@@ -186,12 +186,12 @@ func (d *decoder) checkGroups(df *Deployfile) {
 		})
 }
 
-func (df *Deployfile) knownGroupsFix(name string) string {
+func (df *Deployfile) knownGroupsFix(name string, suggest func(string, []string) string) string {
 	if len(df.GroupOrder) == 0 {
 		return "define groups under [hosts]"
 	}
 	if s := suggest(name, df.GroupOrder); s != "" {
-		return fmt.Sprintf("did you mean %q? (groups: %s)", s, strings.Join(df.GroupOrder, ", "))
+		return fmt.Sprintf("did you mean %q? (groups: %s)", s, nameList(df.GroupOrder))
 	}
-	return "groups are " + strings.Join(df.GroupOrder, ", ")
+	return "groups are " + nameList(df.GroupOrder)
 }

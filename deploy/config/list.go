@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,13 +99,7 @@ func (df *Deployfile) HostSummaries(group string) []HostSummary {
 				s.Port = df.SSH.Port
 			}
 		}
-		for _, g := range df.GroupOrder {
-			for _, x := range df.GroupHosts(g) {
-				if x == h {
-					s.Groups = append(s.Groups, g)
-				}
-			}
-		}
+		s.Groups = slices.Clone(df.groupsOf(h.Name))
 		out = append(out, s)
 	}
 	return out

@@ -38,15 +38,20 @@ func Load(path string, opts LoadOptions) (*Deployfile, error) {
 
 // Parse validates a Deployfile held in memory; name is used in errors.
 func Parse(name string, data []byte, opts LoadOptions) (*Deployfile, error) {
-	var root map[string]any
-	if err := toml.Unmarshal(data, &root); err != nil {
-		return nil, syntaxError(name, data, err)
+	root, ok := decodeTree(data)
+	if !ok {
+		// Invalid, or a form decodeTree leaves to go-toml: it decides, and
+		// says what is wrong.
+		if err := toml.Unmarshal(data, &root); err != nil {
+			return nil, syntaxError(name, data, err)
+		}
 	}
 	idx, err := buildIndex(data)
 	if err != nil {
 		return nil, syntaxError(name, data, err)
 	}
 	d := &decoder{file: name, idx: idx, reserved: opts.Reserved}
+	d.checkControls(nil, root)
 	df := d.deployfile(root)
 	df.Overrides = maps.Clone(opts.Vars)
 	d.validate(df, opts)
@@ -309,7 +314,7 @@ func (d *decoder) vars(path []string, v any) map[string]*Var {
 		if _, ok := m[name].(map[string]any); ok {
 			vp = child(p, "value")
 		}
-		d.templated(vp, vr.Value, "host", "user", "python")
+		d.refsIn(vp, vr.Value, []string{"host", "user", "python"})
 		out[name] = vr
 	}
 	return out

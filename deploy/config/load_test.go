@@ -22,6 +22,8 @@ func parseFile(t *testing.T, path string, opts LoadOptions) (*Deployfile, error)
 
 func TestBadDeployfiles(t *testing.T) {
 	const hostFix = " — write [user@]host[:port], with IPv6 in brackets: [::1]:2222"
+	const noControls = "remove it: a Deployfile may hold no control characters"
+	const oneLine = "write it on one line without tabs: only commands (run, local, unless, only_if, with.command, [app] build run) and descriptions may hold tabs and newlines"
 	stepKeysRun := "run, name, ignore_errors, unless, only_if, creates, timeout, dir, env, on, once, serial, parallel, sudo, tty, on_failure"
 	tests := []struct {
 		file string
@@ -81,6 +83,32 @@ func TestBadDeployfiles(t *testing.T) {
 			`Deployfile:2:16: default task "ship" is not defined — define [tasks.ship], or use one of deploy`}},
 		{"relative-path.toml", []string{
 			`Deployfile:3:8: app path "srv/superbook" is relative — write an absolute path such as "/srv/superbook" (or one under "~/")`}},
+		{"control-host.toml", []string{
+			`Deployfile:2:28: bad host "web2\x00.example.com": host name "web2\x00.example.com" has '\x00': a host name has letters, digits, '-', '_' and '.'` + hostFix,
+			`Deployfile:2:33: hosts.web[2] holds the control character NUL (U+0000) — ` + noControls}},
+		{"control-group-name.toml", []string{
+			`Deployfile:2:1: key "web\x1b[2J" holds the control character ESC (U+001B) — rename the key: a Deployfile may hold no control characters`,
+			`Deployfile:2:1: group name "web\x1b[2J" is not valid — use letters, digits, '.', '_' and '-', starting with a letter or digit`}},
+		{"control-var-value.toml", []string{
+			`Deployfile:2:31: vars.settings holds the control character NUL (U+0000) — ` + noControls}},
+		{"control-step-command.toml", []string{
+			`Deployfile:7:21: tasks.deploy.steps[2].run holds the control character NUL (U+0000) — ` + noControls}},
+		{"control-path.toml", []string{
+			`Deployfile:3:23: app.path holds the control character U+0085 — ` + noControls}},
+		{"control-env-value.toml", []string{
+			`Deployfile:2:43: tasks.t.steps[1].env.COLOUR holds the control character ESC (U+001B) — ` + noControls}},
+		{"control-with-nested.toml", []string{
+			`Deployfile:5:110: tasks.t.steps[1].with.extra.list[2] holds the control character DEL (U+007F) — ` + noControls}},
+		{"control-key.toml", []string{
+			`Deployfile:2:26: key "name\a" holds the control character U+0007 — rename the key: a Deployfile may hold no control characters`,
+			`Deployfile:2:26: unknown key "name\a" in a step — did you mean "name"? (allowed keys are ` + stepKeysRun + `)`}},
+		{"control-newline-outside-command.toml", []string{
+			`Deployfile:3:30: tasks.t.steps[1].dir holds the control character newline (U+000A) — ` + oneLine,
+			`Deployfile:4:16: tasks.t.steps[2].run holds the control character carriage return (U+000D) — save the file with LF line ends, or remove the \r`,
+			`Deployfile:5:28: tasks.t.steps[3].name holds the control character tab (U+0009) — ` + oneLine}},
+		{"nan-in-with.toml", []string{
+			`Deployfile:4:99: tasks.t.steps[1].with.retries is NaN, not a number deploy can use — write a finite number`,
+			`Deployfile:4:112: tasks.t.steps[1].with.delay is -Inf, not a number deploy can use — write a finite number`}},
 		{"many-errors.toml", []string{
 			`Deployfile:3:17: app.keep_releases must be a whole number of at least 2, not 1 — write a whole number of at least 2, without quotes`,
 			`Deployfile:4:12: unknown strategy "rolling" — write strategy = "releases" (a directory per release, switched by a symlink) or "inplace" (git reset in {{path}})`,
@@ -220,6 +248,12 @@ func TestVarOverrides(t *testing.T) {
 		{"typo", map[string]string{"extra": "1", "setings": "x"}, `--var setings: unknown variable — did you mean --var settings=…?`},
 		{"builtin", map[string]string{"extra": "1", "host": "x"}, `--var host: {{host}} is set by deploy`},
 		{"bad name", map[string]string{"extra": "1", "a-b": "x"}, `--var a-b: not a valid variable name`},
+		{"NUL in value", map[string]string{"extra": "a\x00b"}, `--var extra: the value holds the control character NUL (U+0000) — remove it`},
+		{"ESC in value", map[string]string{"extra": "\x1b[2J"}, `--var extra: the value holds the control character ESC (U+001B)`},
+		{"newline in value", map[string]string{"extra": "a\nb"}, `--var extra: the value holds the control character newline (U+000A)`},
+		{"C1 in value", map[string]string{"extra": "a\u009bb"}, `--var extra: the value holds the control character U+009B`},
+		{"too long", map[string]string{"extra": strings.Repeat("x", MaxValueBytes+1)}, `--var extra: the value is longer than 1 MiB`},
+		{"unicode is fine", map[string]string{"extra": "héllo ✓ $(x) ; `x` '\""}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,25 +22,31 @@ func (df *Deployfile) Host(name string) (*Host, bool) {
 }
 
 // GroupHosts returns the hosts of a group, includes expanded, each once, in
-// the order the group lists them. The loader has refused include cycles.
+// the order the group lists them. The loader has refused include cycles
+// and resolved every group once; the slice is shared: do not modify it.
 func (df *Deployfile) GroupHosts(name string) []*Host {
-	var out []*Host
-	seen := map[string]bool{}
-	var walk func(g *Group)
-	walk = func(g *Group) {
-		for _, m := range g.Members {
-			if m.Group != "" {
-				walk(df.Groups[m.Group])
-			} else if !seen[m.Host] {
-				seen[m.Host] = true
-				out = append(out, df.hosts[m.Host])
-			}
-		}
+	return slices.Clip(df.groupIndex().hosts[name])
+}
+
+// InGroup reports whether the host named host is in group, includes
+// expanded, without walking the group: the engine asks it for every host
+// of every step.
+func (df *Deployfile) InGroup(host, group string) bool {
+	return slices.Contains(df.groupIndex().of[host], group)
+}
+
+// groupsOf are the groups that hold the host, in file order.
+func (df *Deployfile) groupsOf(host string) []string {
+	return df.groupIndex().of[host]
+}
+
+// groupIndex is the groups resolved at load; a Deployfile put together by
+// hand (in a test) gets them resolved on each call.
+func (df *Deployfile) groupIndex() *groupIndex {
+	if df.groups != nil {
+		return df.groups
 	}
-	if g, ok := df.Groups[name]; ok {
-		walk(g)
-	}
-	return out
+	return df.resolveGroups(func(*Group, string, string) {})
 }
 
 // Resolve turns a target — a group, a host name, or a comma list of them —
@@ -54,13 +60,14 @@ func (df *Deployfile) Resolve(target string) ([]*Host, error) {
 			out = append(out, h)
 		}
 	}
+	gi := df.groupIndex()
 	for _, part := range strings.Split(target, ",") {
 		part = strings.TrimSpace(part)
 		switch {
 		case part == "":
 			return nil, fmt.Errorf("target %q has an empty name; separate groups and hosts with single commas", target)
 		case df.Groups[part] != nil:
-			for _, h := range df.GroupHosts(part) {
+			for _, h := range gi.hosts[part] {
 				add(h)
 			}
 		case df.hosts[part] != nil:
@@ -70,6 +77,9 @@ func (df *Deployfile) Resolve(target string) ([]*Host, error) {
 		default:
 			return nil, fmt.Errorf("%q is neither a group nor a host of %s — %s", part, df.File, df.TargetsFix(part))
 		}
+	}
+	if len(out) > MaxTargetHosts {
+		return nil, fmt.Errorf("target %q holds %s hosts; a target may hold at most %s — name fewer groups", target, count(len(out)), count(MaxTargetHosts))
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("target %q has no hosts — add hosts to it under [hosts] in %s", target, df.File)
@@ -85,20 +95,22 @@ func (df *Deployfile) TargetsFix(name string) string {
 		return "define groups under [hosts]"
 	}
 	if s := suggest(name, names); s != "" {
-		return fmt.Sprintf("did you mean %q? (groups: %s)", s, strings.Join(df.GroupOrder, ", "))
+		return fmt.Sprintf("did you mean %q? (groups: %s)", s, nameList(df.GroupOrder))
 	}
-	return "groups are " + strings.Join(df.GroupOrder, ", ")
+	return "groups are " + nameList(df.GroupOrder)
 }
 
 // Confirm reports whether running on target needs a confirmation: when
 // any group it names, or includes, is marked confirm = true.
 func (df *Deployfile) Confirm(target string) bool {
+	visited := map[string]bool{} // each group is looked at once
 	var needs func(name string) bool
 	needs = func(name string) bool {
 		g, ok := df.Groups[name]
-		if !ok {
+		if !ok || visited[name] {
 			return false
 		}
+		visited[name] = true
 		if g.Confirm {
 			return true
 		}
@@ -126,18 +138,12 @@ func (df *Deployfile) VarsFor(h *Host) map[string]*Var {
 	for n, v := range df.Vars {
 		out[n] = v
 	}
-	for _, gname := range df.GroupOrder {
-		if h == nil {
-			break
-		}
-		if !slices.ContainsFunc(df.GroupHosts(gname), func(x *Host) bool { return x.Name == h.Name }) {
-			continue
-		}
-		for n, v := range df.Groups[gname].Vars {
-			out[n] = v
-		}
-	}
 	if h != nil {
+		for _, gname := range df.groupsOf(h.Name) {
+			for n, v := range df.Groups[gname].Vars {
+				out[n] = v
+			}
+		}
 		for n, v := range h.Vars {
 			out[n] = v
 		}

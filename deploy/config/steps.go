@@ -104,8 +104,9 @@ func (d *decoder) step(p []string, v any) *Step {
 		return nil
 	}
 	s := &Step{Pos: d.idx.valueAt(p), OnFailure: OnFailureCancel}
+	keys := d.keysInOrder(p, m)
 	var kinds []StepKind // in file order
-	for _, k := range d.keysInOrder(p, m) {
+	for _, k := range keys {
 		if slices.Contains(stepKinds[:], StepKind(k)) {
 			kinds = append(kinds, StepKind(k))
 		}
@@ -125,7 +126,7 @@ func (d *decoder) step(p []string, v any) *Step {
 	}
 
 	allowed := stepKeys(s.Kind)
-	for _, k := range d.keysInOrder(p, m) {
+	for _, k := range keys {
 		if slices.Contains(allowed, k) {
 			continue
 		}
@@ -136,7 +137,7 @@ func (d *decoder) step(p []string, v any) *Step {
 		d.unknownKey(p, k, "in a step", allowed)
 	}
 
-	for _, k := range d.keysInOrder(p, m) {
+	for _, k := range keys {
 		if slices.Contains(allowed, k) {
 			d.stepField(s, k, child(p, k), m[k])
 		}

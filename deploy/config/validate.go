@@ -12,16 +12,19 @@ import (
 // tasks and variables, and the --var overrides.
 func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkGroups(df)
+	d.checkGroupSizes(df)
 	d.checkTaskRefs(df)
 	d.checkTaskCycles(df)
-	if _, set := d.idx.values[pathKey([]string{"app", "default_task"})]; set {
+	d.checkTaskSizes(df)
+	if d.idx.hasValue([]string{"app", "default_task"}) {
 		if _, ok := df.Tasks[df.App.DefaultTask]; !ok {
-			d.valueError([]string{"app", "default_task"}, df.KnownTasksFix(df.App.DefaultTask),
+			d.valueError([]string{"app", "default_task"}, df.knownTasksFix(df.App.DefaultTask, d.suggest),
 				"default task %q is not defined", df.App.DefaultTask)
 		}
 	}
 	d.checkVarRefs(df, opts.Vars)
 	d.checkVarCycles(df)
+	d.checkVarSizes(df, opts.Vars)
 }
 
 // checkVarCycles refuses variables whose values use each other in a loop
@@ -64,14 +67,38 @@ func (d *decoder) checkVarCycles(df *Deployfile) {
 
 // KnownTasksFix is the fix for a task name the file does not define: the
 // nearest task, or the tasks there are.
-func (df *Deployfile) KnownTasksFix(name string) string {
+func (df *Deployfile) KnownTasksFix(name string) string { return df.knownTasksFix(name, suggest) }
+
+func (df *Deployfile) knownTasksFix(name string, suggest func(string, []string) string) string {
 	if len(df.TaskOrder) == 0 {
 		return "define it as [tasks." + name + "]"
 	}
 	if s := suggest(name, df.TaskOrder); s != "" {
-		return fmt.Sprintf("did you mean %q? (tasks: %s)", s, strings.Join(df.TaskOrder, ", "))
+		return fmt.Sprintf("did you mean %q? (tasks: %s)", s, nameList(df.TaskOrder))
 	}
-	return "define [tasks." + name + "], or use one of " + strings.Join(df.TaskOrder, ", ")
+	return "define [tasks." + name + "], or use one of " + nameList(df.TaskOrder)
+}
+
+// nameList lists names for a message: all of them, or the first ten and
+// how many there are.
+func nameList(names []string) string {
+	const most = 10
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:most], ", ") + fmt.Sprintf(", … (%s in all)", count(len(names)))
+}
+
+// suggest is the package's suggest while the file's errors have not asked
+// too much of it: each call compares with every candidate, and a file of
+// ten thousand typos among ten thousand names would take minutes.
+func (d *decoder) suggest(s string, candidates []string) string {
+	const budget = 1_000_000 // comparisons
+	if d.suggested+len(candidates) > budget {
+		return ""
+	}
+	d.suggested += len(candidates)
+	return suggest(s, candidates)
 }
 
 func (d *decoder) checkTaskRefs(df *Deployfile) {
@@ -80,12 +107,12 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 			p := []string{"tasks", name, "steps", strconv.Itoa(s.index)}
 			if s.Kind == StepTask {
 				if _, ok := df.Tasks[s.Arg]; !ok {
-					d.valueError(append(p, "task"), df.KnownTasksFix(s.Arg), "unknown task %q", s.Arg)
+					d.valueError(append(p, "task"), df.knownTasksFix(s.Arg, d.suggest), "unknown task %q", s.Arg)
 				}
 			}
 			if s.On != "" {
 				if _, ok := df.Groups[s.On]; !ok {
-					d.valueError(append(p, "on"), df.knownGroupsFix(s.On), "unknown group %q", s.On)
+					d.valueError(append(p, "on"), df.knownGroupsFix(s.On, d.suggest), "unknown group %q", s.On)
 				}
 			}
 		}
@@ -121,6 +148,7 @@ func (d *decoder) checkVarRefs(df *Deployfile, overrides map[string]string) {
 		}
 	}
 	used := map[string]bool{}
+	var names []string // defined, sorted: made once, for the first unknown
 	for _, r := range d.refs {
 		used[r.name] = true
 		builtin := slices.Contains(BuiltinVars(), r.name)
@@ -131,16 +159,20 @@ func (d *decoder) checkVarRefs(df *Deployfile, overrides map[string]string) {
 				"{{%s}} is not known here", r.name)
 		case builtin, defined[r.name], overridden:
 		default:
-			names := slices.Sorted(maps.Keys(defined))
+			if names == nil {
+				names = append(slices.Sorted(maps.Keys(defined)), BuiltinVars()...)
+			}
 			fix := fmt.Sprintf("define it under [vars] (%s = \"…\") or pass --var %s=VALUE", r.name, r.name)
-			if s := suggest(r.name, append(names, BuiltinVars()...)); s != "" {
+			if s := d.suggest(r.name, names); s != "" {
 				fix = fmt.Sprintf("did you mean {{%s}}? Or %s", s, fix)
 			}
 			d.errorAt(r.pos, fix, "unknown variable {{%s}}", r.name)
 		}
 	}
-	names := slices.Sorted(maps.Keys(overrides))
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(overrides)) {
+		if e := checkOverrideValue(n, overrides[n]); e != nil {
+			d.errs = append(d.errs, e)
+		}
 		switch {
 		case !identifier.MatchString(n):
 			d.errs = append(d.errs, &Error{File: "--var " + n, Message: "not a valid variable name",
@@ -150,7 +182,7 @@ func (d *decoder) checkVarRefs(df *Deployfile, overrides map[string]string) {
 		case !defined[n] && !used[n]:
 			fix := d.file + " neither defines nor uses it"
 			known := slices.Sorted(maps.Keys(defined))
-			if s := suggest(n, known); s != "" {
+			if s := d.suggest(n, known); s != "" {
 				fix = fmt.Sprintf("did you mean --var %s=…? (%s)", s, fix)
 			}
 			d.errs = append(d.errs, &Error{File: "--var " + n, Message: "unknown variable", Fix: fix})

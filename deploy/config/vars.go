@@ -32,6 +32,9 @@ func (df *Deployfile) Scope(h *Host) (*Scope, error) {
 			if !ok {
 				return nil, fmt.Errorf("variable %s reads the environment variable %s, which is not set — export it, or pass --var %s=VALUE", n, v.Env, n)
 			}
+			if len(env) > MaxValueBytes {
+				return nil, fmt.Errorf("variable %s reads the environment variable %s, which is longer than %s — pass a shorter value", n, v.Env, sizeName(MaxValueBytes))
+			}
 			val = env
 		}
 		raw[n] = val
@@ -61,9 +64,14 @@ func (df *Deployfile) Scope(h *Host) (*Scope, error) {
 				return fmt.Errorf("variables refer to each other in a loop through {{%s}}", n)
 			}
 			resolving[n] = true
+			size := len(val)
 			for _, m := range templateRef.FindAllStringSubmatch(val, -1) {
 				if err := resolve(m[1]); err != nil {
 					return err
+				}
+				size += len(s.vars[m[1]]) - len(m[0])
+				if size > MaxValueBytes {
+					return fmt.Errorf("variable %s is longer than %s once the variables it uses are put in — use them fewer times", n, sizeName(MaxValueBytes))
 				}
 			}
 			var err error
