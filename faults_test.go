@@ -728,10 +728,26 @@ func TestFaultStalledReload(t *testing.T) {
 	}, func(runFault) { fb.proxy.Cut() })
 }
 
+// (h) web3's sshd killed the moment its lock directory appears: the lock
+// is taken there, and the reply is lost.
+func TestFaultKillWhileLocking(t *testing.T) {
+	fb := newFaultbook(t, false)
+	fb.scenario(t, "sshd of web3 killed as its lock is taken", func(p *proc) runFault {
+		lock := filepath.Join(fb.root, "web3", ".deploy", "lock")
+		if _, ok := fb.waitFile(lock, p); !ok {
+			return runFault{}
+		}
+		d := fb.delay(5 * time.Millisecond)
+		time.Sleep(d)
+		fb.env.Servers()["web3"].Stop()
+		return runFault{injected: true, down: []string{"web3"}, note: fmt.Sprintf(" [killed %.1fms after web3's lock appeared]", d.Seconds()*1000)}
+	}, fb.restartWeb3(t))
+}
+
 // (f) SIGINT at a random point of the run.
 func TestFaultSIGINT(t *testing.T) {
 	fb := newFaultbook(t, false)
-	window := fb.runTime + fb.runTime/5
+	window := fb.runTime
 	t.Logf("SIGINT window: 0–%.2fs after the start", window.Seconds())
 	fb.scenario(t, "SIGINT at a random point", func(p *proc) runFault {
 		d := fb.delay(window)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"os"
 	"os/user"
@@ -232,11 +233,34 @@ fi
 		err = g.Wait()
 	}
 	if err != nil {
-		r.releaseLocks(ctx, taken.all(), info)
+		if left := r.releaseLocks(ctx, taken.all(), info); len(left) > 0 {
+			err = &locksLeftError{err: err, left: left}
+		}
 		return nil, err
 	}
 	return taken.all(), nil
 }
+
+// locksLeftError is a failed attempt at the locks that could not give
+// back every lock it may have taken: a host whose lock command lost its
+// connection may hold this run's lock, and only `deploy unlock` (or this
+// user's next run on this machine, once this process is gone) removes it.
+type locksLeftError struct {
+	err  error
+	left map[string]string // host → why its lock could not be released
+}
+
+func (e *locksLeftError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.err.Error())
+	for _, h := range slices.Sorted(maps.Keys(e.left)) {
+		fmt.Fprintf(&b, "\nthe deploy lock on %s may be left (it could not be released: %s): run `deploy unlock %s` once the host is reachable",
+			h, e.left[h], h)
+	}
+	return b.String()
+}
+
+func (e *locksLeftError) Unwrap() error { return e.err }
 
 func tail(stderr string) string {
 	if s := strings.TrimSpace(stderr); s != "" {
