@@ -26,7 +26,8 @@ type faultProxy struct {
 
 type proxyConn struct {
 	client, server net.Conn
-	frozen         atomic.Bool
+	frozen         atomic.Bool // both directions
+	frozenUp       atomic.Bool // client → server only
 	closed         chan struct{}
 	once           sync.Once
 }
@@ -54,6 +55,18 @@ func (c *proxyConn) wait() bool {
 	default:
 		return true
 	}
+}
+
+// waitUp blocks while the client → server direction is frozen.
+func (c *proxyConn) waitUp() bool {
+	for c.frozenUp.Load() {
+		select {
+		case <-c.closed:
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return true
 }
 
 func newFaultProxy(t *testing.T, target string, delay time.Duration) *faultProxy {
@@ -99,7 +112,7 @@ func (p *faultProxy) up(c *proxyConn) {
 	for {
 		n, err := c.client.Read(buf)
 		if n > 0 {
-			if !c.wait() {
+			if !c.wait() || !c.waitUp() {
 				return
 			}
 			if _, werr := c.server.Write(buf[:n]); werr != nil {
@@ -184,6 +197,16 @@ func (p *faultProxy) Freeze() int {
 	list := p.current()
 	for _, c := range list {
 		c.frozen.Store(true)
+	}
+	return len(list)
+}
+
+// FreezeUp stops forwarding what the client sends on every connection
+// open now (the server's answers still come); it returns how many.
+func (p *faultProxy) FreezeUp() int {
+	list := p.current()
+	for _, c := range list {
+		c.frozenUp.Store(true)
 	}
 	return len(list)
 }

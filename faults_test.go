@@ -744,6 +744,24 @@ func TestFaultKillWhileLocking(t *testing.T) {
 	}, fb.restartWeb3(t))
 }
 
+// (e2) web3's requests stall the moment its `current` changes: the
+// switch's answer still arrives, the reload that follows never reaches
+// web3, while web1 and web2 reload the new commit.
+func TestFaultStalledAfterSwitch(t *testing.T) {
+	fb := newFaultbook(t, true)
+	fb.scenario(t, "web3's requests frozen after its switch", func(p *proc) runFault {
+		stop := make(chan struct{})
+		go func() { <-p.done; close(stop) }()
+		at := <-fb.watchCurrent("web3", stop)
+		if at.IsZero() {
+			return runFault{}
+		}
+		n := fb.proxy.FreezeUp()
+		<-p.done
+		return runFault{injected: true, note: fmt.Sprintf(" [froze what deploy sends on %d connection(s); the run ended %.1fs later]", n, p.end.Sub(at).Seconds())}
+	}, func(runFault) { fb.proxy.Cut() })
+}
+
 // (f) SIGINT at a random point of the run.
 func TestFaultSIGINT(t *testing.T) {
 	fb := newFaultbook(t, false)
