@@ -102,6 +102,7 @@ const lockExitHeld = 75
 // hostLock is one host's lock directory.
 type hostLock struct {
 	host string
+	h    *config.Host
 	conn remote.Conn
 	dir  string // {path}/.deploy/lock
 }
@@ -213,7 +214,7 @@ func (r *Runner) tryLocks(ctx context.Context, hosts []*config.Host, info LockIn
 		}
 		strategy := r.strategyFor(sc)
 		base := stateDir(sc)
-		l := &hostLock{host: h.Name, conn: conn, dir: base + "/lock"}
+		l := &hostLock{host: h.Name, h: h, conn: conn, dir: base + "/lock"}
 		taken.add(l)
 		// A lock holding this run's id is this run's: another name
 		// (an ssh_config alias) of a host locked already. Who takes the
@@ -359,7 +360,15 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 	var g errgroup.Group
 	for _, l := range locks {
 		g.Go(func() error {
-			if err := l.conn.Run(ctx, &remote.Cmd{Script: unlockScript(l.dir, info.ID)}); err != nil {
+			// Ask the connector again: the connection the lock was
+			// taken over may be gone, and a new one reach the host.
+			conn := l.conn
+			if l.h != nil {
+				if c, err := r.Conns.Conn(ctx, l.h); err == nil {
+					conn = c
+				}
+			}
+			if err := conn.Run(ctx, &remote.Cmd{Script: unlockScript(l.dir, info.ID)}); err != nil {
 				mu.Lock()
 				left[l.host] = err.Error()
 				mu.Unlock()
