@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"os"
 	"os/user"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -38,10 +40,37 @@ type LockHeldError struct {
 	Host string
 	Info LockInfo
 	Raw  string // the lock's content, when it is not a LockInfo
+	// Pending are the runs that were taking a lock, when the lock has no
+	// info: its taker stopped between creating it and writing who it is
+	// (one of these), or is writing it now.
+	Pending []LockInfo
 }
 
+// parseHeld reads what the lock script printed of a lock held.
+func parseHeld(host, out string) *LockHeldError {
+	held := &LockHeldError{Host: host, Raw: out}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "pending "); ok {
+			var p LockInfo
+			if json.Unmarshal([]byte(rest), &p) == nil {
+				held.Pending = append(held.Pending, p)
+			}
+		}
+	}
+	if len(held.Pending) > 0 {
+		held.Info = held.Pending[0]
+		held.Raw = "the lock has no details; being taken by " + held.Pending[0].Owner
+	} else if json.Unmarshal([]byte(strings.TrimSpace(out)), &held.Info) != nil {
+		held.Info = LockInfo{}
+	}
+	return held
+}
+
+// pendingFile names the run taking a lock, beside the lock.
+func pendingFile(base, id string) string { return base + "/lock-pending." + id }
+
 func (e *LockHeldError) Error() string {
-	if e.Info.Owner == "" {
+	if e.Info.Owner == "" || len(e.Pending) > 0 {
 		return fmt.Sprintf("%s is locked by another deploy (%s); if it is stale, run `deploy unlock`", e.Host, strings.TrimSpace(e.Raw))
 	}
 	age := time.Since(e.Info.Started).Round(time.Second)
@@ -73,6 +102,7 @@ const lockExitHeld = 75
 // hostLock is one host's lock directory.
 type hostLock struct {
 	host string
+	h    *config.Host
 	conn remote.Conn
 	dir  string // {path}/.deploy/lock
 }
@@ -184,30 +214,42 @@ func (r *Runner) tryLocks(ctx context.Context, hosts []*config.Host, info LockIn
 		}
 		strategy := r.strategyFor(sc)
 		base := stateDir(sc)
-		l := &hostLock{host: h.Name, conn: conn, dir: base + "/lock"}
+		l := &hostLock{host: h.Name, h: h, conn: conn, dir: base + "/lock"}
 		taken.add(l)
 		// A lock holding this run's id is this run's: another name
-		// (an ssh_config alias) of a host locked already.
+		// (an ssh_config alias) of a host locked already. Who takes the
+		// lock is written beside it first (lock-pending.<id>), so a lock
+		// whose taker was stopped between the mkdir and its info still
+		// names that taker, and breakStale can tell a dead one.
 		script := fmt.Sprintf(`mkdir -p %[1]s
+printf '%%s\n' %[3]s > %[7]s
 if mkdir %[2]s 2>/dev/null; then
   printf '%%s\n' %[3]s > %[2]s/info
+  rm -f %[7]s
 elif grep -q %[5]s %[2]s/info 2>/dev/null; then
-  :
+  rm -f %[7]s
 else
-  cat %[2]s/info 2>/dev/null || echo "(no details: the lock is being written, or was left empty)"
+  rm -f %[7]s
+  if [ -f %[2]s/info ]; then
+    cat %[2]s/info
+  else
+    found=
+    for f in %[1]s/lock-pending.*; do
+      [ -f "$f" ] || continue
+      found=1
+      echo "pending $(cat "$f")"
+    done
+    [ -n "$found" ] || echo "(no details: the lock is being written, or was left empty)"
+  fi
   exit %[4]d
 fi
 %[6]s`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld,
-			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript())
+			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript(), remote.MustQuote(pendingFile(base, info.ID)))
 		var out, errOut bytes.Buffer
 		err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
 		var exit *remote.ExitError
 		if errors.As(err, &exit) && exit.Status == lockExitHeld {
-			held := &LockHeldError{Host: h.Name, Raw: out.String()}
-			if json.Unmarshal(bytes.TrimSpace(out.Bytes()), &held.Info) != nil {
-				held.Info = LockInfo{}
-			}
-			return held
+			return parseHeld(h.Name, out.String())
 		}
 		if err != nil {
 			return fmt.Errorf("lock on %s: %w%s", h.Name, err, tail(errOut.String()))
@@ -232,11 +274,34 @@ fi
 		err = g.Wait()
 	}
 	if err != nil {
-		r.releaseLocks(ctx, taken.all(), info)
+		if left := r.releaseLocks(ctx, taken.all(), info); len(left) > 0 {
+			err = &locksLeftError{err: err, left: left}
+		}
 		return nil, err
 	}
 	return taken.all(), nil
 }
+
+// locksLeftError is a failed attempt at the locks that could not give
+// back every lock it may have taken: a host whose lock command lost its
+// connection may hold this run's lock, and only `deploy unlock` (or this
+// user's next run on this machine, once this process is gone) removes it.
+type locksLeftError struct {
+	err  error
+	left map[string]string // host → why its lock could not be released
+}
+
+func (e *locksLeftError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.err.Error())
+	for _, h := range slices.Sorted(maps.Keys(e.left)) {
+		fmt.Fprintf(&b, "\nthe deploy lock on %s may be left (it could not be released: %s): run `deploy unlock %s` once the host is reachable",
+			h, e.left[h], h)
+	}
+	return b.String()
+}
+
+func (e *locksLeftError) Unwrap() error { return e.err }
 
 func tail(stderr string) string {
 	if s := strings.TrimSpace(stderr); s != "" {
@@ -248,8 +313,16 @@ func tail(stderr string) string {
 // breakStale removes a lock left by a run of this same user on this same
 // machine whose process is gone, and says so. It reports whether it did.
 func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*config.Host) bool {
-	if held.Info.Owner != owner() || held.Info.PID <= 0 || processAlive(held.Info.PID) {
-		return false
+	// An empty lock is stale when every run that was taking a lock there
+	// is one of this user's, on this machine, and gone.
+	takers := held.Pending
+	if len(takers) == 0 {
+		takers = []LockInfo{held.Info}
+	}
+	for _, p := range takers {
+		if p.Owner != owner() || p.PID <= 0 || processAlive(p.PID) {
+			return false
+		}
 	}
 	i := slices.IndexFunc(hosts, func(h *config.Host) bool { return h.Name == held.Host })
 	if i < 0 {
@@ -264,7 +337,11 @@ func (r *Runner) breakStale(ctx context.Context, held *LockHeldError, hosts []*c
 		return false
 	}
 	dir := stateDir(sc) + "/lock"
-	if conn.Run(ctx, &remote.Cmd{Script: unlockScript(dir, held.Info.ID)}) != nil {
+	var script strings.Builder
+	for _, p := range takers {
+		script.WriteString(unlockScript(dir, p.ID) + "\n")
+	}
+	if conn.Run(ctx, &remote.Cmd{Script: script.String()}) != nil {
 		return false
 	}
 	r.Printer.Event(Event{Time: time.Now(), Type: EventOutput, Host: held.Host, Stream: "stderr",
@@ -283,7 +360,15 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 	var g errgroup.Group
 	for _, l := range locks {
 		g.Go(func() error {
-			if err := l.conn.Run(ctx, &remote.Cmd{Script: unlockScript(l.dir, info.ID)}); err != nil {
+			// Ask the connector again: the connection the lock was
+			// taken over may be gone, and a new one reach the host.
+			conn := l.conn
+			if l.h != nil {
+				if c, err := r.Conns.Conn(ctx, l.h); err == nil {
+					conn = c
+				}
+			}
+			if err := conn.Run(ctx, &remote.Cmd{Script: unlockScript(l.dir, info.ID)}); err != nil {
 				mu.Lock()
 				left[l.host] = err.Error()
 				mu.Unlock()
@@ -295,10 +380,13 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 	return left
 }
 
-// unlockScript removes the lock dir if it holds run id, and only then.
+// unlockScript removes the lock dir if it holds run id — or, when it
+// has no info, if run id was taking it — and only then; and that run's
+// pending file.
 func unlockScript(dir, id string) string {
-	return fmt.Sprintf(`if grep -q %s %s/info 2>/dev/null; then rm -rf %s; fi`,
-		remote.MustQuote(`"id":"`+id+`"`), remote.MustQuote(dir), remote.MustQuote(dir))
+	pending := pendingFile(path.Dir(dir), id)
+	return fmt.Sprintf(`if grep -q %[1]s %[2]s/info 2>/dev/null || { [ -d %[2]s ] && [ ! -e %[2]s/info ] && [ -f %[3]s ]; }; then rm -rf %[2]s; fi
+rm -f %[3]s`, remote.MustQuote(`"id":"`+id+`"`), remote.MustQuote(dir), remote.MustQuote(pending))
 }
 
 // cleanupTimeout bounds each command a run still sends once it is over or
@@ -314,7 +402,7 @@ func (r *Runner) Unlock(ctx context.Context, hosts []*config.Host, remove bool) 
 		dir := remote.MustQuote(stateDir(sc) + "/lock")
 		script := "if [ -d " + dir + " ]; then cat " + dir + "/info 2>/dev/null || echo '(empty lock)'; fi"
 		if remove {
-			script += "; rm -rf " + dir
+			script += "; rm -rf " + dir + "; rm -f " + remote.MustQuote(stateDir(sc)) + "/lock-pending.*"
 		}
 		var out bytes.Buffer
 		if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out}); err != nil {

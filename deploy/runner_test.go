@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,5 +136,29 @@ steps = [
 	outcomes := fmt.Sprintf("%s %s", res.Results[0].Outcome, res.Results[1].Outcome)
 	if outcomes != "would_run skipped" {
 		t.Errorf("first step: %s, want web1 would run and web2 skipped", outcomes)
+	}
+}
+
+// A host whose lock command loses its connection may hold the lock; when
+// it cannot be released either, the error names the host and the
+// command that removes it.
+func TestLockLostNamesUnlock(t *testing.T) {
+	df, hosts, conns := fleet(t, `[app]
+path = "/srv/app"
+[tasks.setup]
+steps = [{ run = "make-it" }]`)
+	lost := errors.New("connection to web2 lost while the command ran")
+	conns["web2"].On("mkdir -p", sshtest.Reply{Err: lost})
+	conns["web2"].On("rm -rf", sshtest.Reply{Err: lost})
+	r := &Runner{DF: df, Conns: conns, Printer: &collect{}, Builtins: tasks.Builtins()}
+	_, err := r.Run(context.Background(), "setup", hosts)
+	if err == nil || !strings.Contains(err.Error(), "lock on web2") || !strings.Contains(err.Error(), "run `deploy unlock web2`") {
+		t.Errorf("error %v: want the lost lock command and `deploy unlock web2`", err)
+	}
+	if strings.Contains(err.Error(), "deploy unlock web1") {
+		t.Errorf("web1's lock was released, yet the error names it: %v", err)
+	}
+	if s := conns["web2"].Scripts(); len(s) != 2 || !strings.Contains(s[1], "rm -rf") {
+		t.Errorf("web2 got %d commands, want the lock then its release", len(s))
 	}
 }
