@@ -28,10 +28,23 @@ func TestMain(m *testing.M) {
 	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte(gitconfig), 0o644); err != nil {
 		panic(err)
 	}
+	// go build (the binary some tests run) keeps its caches where they
+	// were, not under the new HOME, where it would rebuild everything.
+	if out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output(); err == nil {
+		if v := strings.Split(strings.TrimSpace(string(out)), "\n"); len(v) == 3 {
+			os.Setenv("GOCACHE", v[0])
+			os.Setenv("GOMODCACHE", v[1])
+			os.Setenv("GOPATH", v[2])
+		}
+	}
 	os.Setenv("HOME", home)
 	os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	os.Setenv("SSH_AUTH_SOCK", "")
+	// The binary takes a while to build; the tests that need it find it
+	// ready, or wait for this build rather than start their own.
+	go built.once.Do(buildBinary)
 	code := m.Run()
+	built.once.Do(func() {}) // the build is over
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
@@ -39,19 +52,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// deployBinary builds the real binary once per test run.
+// buildBinary builds the real binary into a temporary directory.
+func buildBinary() {
+	built.dir, built.err = os.MkdirTemp("", "deploy-bin-")
+	if built.err != nil {
+		return
+	}
+	built.path = filepath.Join(built.dir, "deploy")
+	if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
+		built.err = &exec.Error{Name: "go build: " + string(out), Err: err}
+	}
+}
+
+// deployBinary is the real binary, built once per test run.
 func deployBinary(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "deploy-bin-")
-		if built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "deploy")
-		if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
-			built.err = &exec.Error{Name: "go build: " + string(out), Err: err}
-		}
-	})
+	built.once.Do(buildBinary)
 	if built.err != nil {
 		t.Fatal(built.err)
 	}
