@@ -20,6 +20,7 @@ import (
 // plain login, a root login (whose signal requests sshd refuses) and a
 // command run as root through sudo.
 func TestCancelStopsCommandAndChildren(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		root bool // log in as root

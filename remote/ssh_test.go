@@ -200,6 +200,7 @@ func TestProxyJump(t *testing.T) {
 
 // Hosts behind one bastion share a single connection to it.
 func TestJumpHostConnectionShared(t *testing.T) {
+	t.Parallel()
 	env := sshtest.New(t)
 	bastion := env.Start(t, "bastion")
 	for _, n := range []string{"a", "b", "c"} {
@@ -220,6 +221,7 @@ func TestJumpHostConnectionShared(t *testing.T) {
 
 // Many commands on one host use one connection.
 func TestOneConnectionPerHost(t *testing.T) {
+	t.Parallel()
 	env := sshtest.New(t)
 	srv := env.Start(t, "web1")
 	pool := newPool(t, env.Options())
@@ -336,6 +338,7 @@ func TestUpload(t *testing.T) {
 // A reader of the destination sees the old file or the new one, whole,
 // never a partial one.
 func TestUploadAtomic(t *testing.T) {
+	t.Parallel()
 	env := sshtest.New(t)
 	env.Start(t, "web1")
 	dest := filepath.Join(env.UserDir(t), "big.bin")
@@ -439,6 +442,7 @@ func TestAgentAuth(t *testing.T) {
 }
 
 func TestPassphraseKeyWithoutTerminal(t *testing.T) {
+	t.Parallel()
 	env := sshtest.New(t)
 	srv := env.Start(t, "web1")
 	priv := loadPrivateKey(t, env.ClientKey)

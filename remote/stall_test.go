@@ -20,6 +20,7 @@ import (
 // session's opening, the exit status, SFTP. After the thaw, the
 // connection serves commands again.
 func TestStalledConnectionBoundedByContext(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		// call runs against the frozen connection; freeze freezes it,

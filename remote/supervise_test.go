@@ -105,6 +105,7 @@ func TestSupervisedScriptPassesStatusAndOutput(t *testing.T) {
 // stdin ending before the command does stops the command and its
 // children, including one that ignores SIGTERM (after the grace).
 func TestSupervisedScriptStopsOnEOF(t *testing.T) {
+	t.Parallel()
 	for name, shell := range shells(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -19,6 +19,7 @@ import (
 // either being in a command line: while it runs, `ps` on the host shows
 // neither, and the file they travelled in is gone.
 func TestTTYEnvNotInArgv(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		sudo     bool
