@@ -95,3 +95,10 @@ func (c *Connector) SSHClientConfig(target remote.Target) (*ssh.ClientConfig, er
 
 // Close closes every connection.
 func (c *Connector) Close() error { return c.pool.Close() }
+
+// Drop closes the connection to h, so the next command dials again.
+func (c *Connector) Drop(h *config.Host) {
+	if !h.Local() {
+		c.pool.Drop(Target(c.df, h))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -87,12 +88,15 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info Lo
 	defer cancel()
 	var mu sync.Mutex
 	left := map[string]string{}
+	done := map[string]bool{}
 	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) (err error) {
 		defer func() {
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				mu.Lock()
 				left[h.Name] = err.Error()
-				mu.Unlock()
+			} else {
+				done[h.Name] = true
 			}
 		}()
 		user, machine, _ := strings.Cut(info.Owner, "@")
@@ -123,10 +127,18 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info Lo
 		script := fmt.Sprintf("mkdir -p %[1]s && printf '%%s\\n' %[2]s >> %[1]s/journal\n%[3]s",
 			remote.MustQuote(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), unlockScript(dir+"/lock", info.ID))
 		if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
-			return fmt.Errorf("journal on %s: %w", h.Name, err)
+			if err2 := r.onFreshConnection(h, script); err2 != nil {
+				return fmt.Errorf("journal on %s: %w", h.Name, err)
+			}
 		}
 		return nil
 	})
+	// A host that could not even be reached kept its lock too.
+	for _, h := range hosts {
+		if _, ok := left[h.Name]; !ok && !done[h.Name] {
+			left[h.Name] = "could not reach it"
+		}
+	}
 	return left, err
 }
 
@@ -204,4 +216,28 @@ func (r *Runner) Releases(ctx context.Context, hosts []*config.Host) (map[string
 		})
 	}
 	return out, g.Wait()
+}
+
+// dropper can close a host's connection so that the next command dials
+// again; the Connector can.
+type dropper interface {
+	Drop(h *config.Host)
+}
+
+// onFreshConnection runs a cleanup script again on a new connection to h:
+// the one the run had may be stalled (it looks alive until keepalives give
+// up), while the host itself answers.
+func (r *Runner) onFreshConnection(h *config.Host, script string) error {
+	d, ok := r.Conns.(dropper)
+	if !ok {
+		return errors.New("no way to dial again")
+	}
+	d.Drop(h)
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	conn, err := r.Conns.Conn(ctx, h)
+	if err != nil {
+		return err
+	}
+	return conn.Run(ctx, &remote.Cmd{Script: script})
 }

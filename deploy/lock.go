@@ -368,7 +368,12 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 					conn = c
 				}
 			}
-			if err := conn.Run(ctx, &remote.Cmd{Script: unlockScript(l.dir, info.ID)}); err != nil {
+			script := unlockScript(l.dir, info.ID)
+			err := conn.Run(ctx, &remote.Cmd{Script: script})
+			if err != nil && l.h != nil && r.onFreshConnection(l.h, script) == nil {
+				err = nil
+			}
+			if err != nil {
 				mu.Lock()
 				left[l.host] = err.Error()
 				mu.Unlock()

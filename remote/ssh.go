@@ -140,6 +140,35 @@ func (p *Pool) Dial(ctx context.Context, target Target) (Conn, error) {
 	return &sshConn{pool: p, pc: pc, e: e, name: target.String()}, nil
 }
 
+// Drop closes the pool's connection to target, if it has one: a
+// connection that stalls (a frozen NAT entry, a host that swallows
+// packets) looks alive until keepalives give up on it; after Drop the next
+// command dials again.
+func (p *Pool) Drop(target Target) {
+	e, err := p.config.resolve(target)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	var victims []*pooledClient
+	for _, key := range []string{e.key(), e.key() + " +agent"} {
+		if pc, ok := p.clients[key]; ok {
+			delete(p.clients, key)
+			victims = append(victims, pc)
+		}
+	}
+	p.mu.Unlock()
+	for _, pc := range victims {
+		select {
+		case <-pc.ready:
+			if pc.client != nil {
+				pc.client.Close()
+			}
+		default: // still dialling: it ends by its own timeout
+		}
+	}
+}
+
 // Close closes every connection of the pool.
 func (p *Pool) Close() error {
 	p.mu.Lock()
