@@ -602,32 +602,12 @@ func (fb *faultbook) scenario(t *testing.T, name string, inject func(p *proc) ru
 	}
 }
 
-// known separates the violations a known bug outside this suite's reach
-// explains: they are logged and tallied, and fail the test only with
-// FAULT_STRICT=1.
-//
-// The ssh pool (remote/ssh.go, Pool.client) keeps a connection that has
-// died: every later command of the run on that host fails with "open
-// session on HOST: EOF", so settle cannot read the host nor roll it back,
-// and the journal line that releases the lock cannot be sent — the lock
-// stays on a host that is reachable again.
+// known is what a run's violations leave to fail the test: all of them.
+// (It once set aside those explained by the ssh pool keeping a dead
+// connection — fixed: a connection that ends leaves the pool, and the
+// cleanup dials again past a stalled one.)
 func (fb *faultbook) known(t *testing.T, run int, bad []string, stderr string) []string {
-	if os.Getenv("FAULT_STRICT") == "1" {
-		return bad
-	}
-	var left []string
-	for _, b := range bad {
-		dead := slices.ContainsFunc(webHosts, func(h string) bool {
-			return strings.Contains(b, h) && strings.Contains(stderr, "open session on "+h+": EOF")
-		})
-		if dead {
-			t.Logf("run %d: known bug (the ssh pool keeps a dead connection): %s", run, b)
-			fb.tally("known bug: dead pooled connection → " + b[:strings.IndexByte(b, ':')+1] + " violated")
-			continue
-		}
-		left = append(left, b)
-	}
-	return left
+	return bad
 }
 
 // currentServed is what web1 serves before a run.

@@ -291,7 +291,7 @@ func (r *Runner) verify(ctx context.Context, res *RunResult, hosts []*config.Hos
 			continue
 		}
 		g.Go(func() error {
-			st, _, err := r.readState(ctx, h)
+			st, err := r.readStateFresh(ctx, h)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -304,6 +304,32 @@ func (r *Runner) verify(ctx context.Context, res *RunResult, hosts []*config.Hos
 		})
 	}
 	g.Wait()
+}
+
+// readTimeout bounds one read of a host's state after a failure.
+const readTimeout = 5 * time.Second
+
+// readStateFresh reads a host's state after a failure, within
+// readTimeout; if that fails, once more on a new connection: the run's
+// own may be stalled (it looks alive until keepalives give up on it) while
+// the host answers. Later commands to the host use the new connection.
+func (r *Runner) readStateFresh(ctx context.Context, h *config.Host) (*tasks.HostState, error) {
+	read := func() (*tasks.HostState, error) {
+		ctx, cancel := context.WithTimeout(ctx, readTimeout)
+		defer cancel()
+		st, _, err := r.readState(ctx, h)
+		return st, err
+	}
+	st, err := read()
+	if err == nil {
+		return st, nil
+	}
+	d, ok := r.Conns.(dropper)
+	if !ok || ctx.Err() != nil {
+		return nil, err
+	}
+	d.Drop(h)
+	return read()
 }
 
 // prune removes old releases on the hosts this run switched, keeping
