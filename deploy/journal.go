@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -156,35 +157,47 @@ func (r *Runner) History(ctx context.Context, hosts []*config.Host, n int) ([]Hi
 	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		var out bytes.Buffer
 		file := remote.MustQuote(stateDir(sc) + "/journal")
-		if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out}); err != nil {
+		if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out, ReadOnly: true}); err != nil {
 			return fmt.Errorf("journal of %s: %w", h.Name, err)
 		}
-		lines := bufio.NewScanner(&out)
-		lines.Buffer(make([]byte, 1<<20), 1<<24)
 		mu.Lock()
 		defer mu.Unlock()
-		for lines.Scan() {
-			var e JournalEntry
-			if json.Unmarshal(lines.Bytes(), &e) != nil {
-				continue // a line cut by a full disk is skipped, not fatal
-			}
-			he, ok := byID[e.ID]
-			if !ok {
-				he = &HistoryEntry{JournalEntry: e}
-				byID[e.ID] = he
-			}
-			he.Hosts = append(he.Hosts, e.Host)
-			// The run's result is its worst host's.
-			if e.Result != ResultOK && he.Result == ResultOK {
-				he.Result = e.Result
-			}
-			he.Duration = max(he.Duration, e.Duration)
-		}
-		return lines.Err()
+		return mergeJournal(byID, &out)
 	})
 	if err != nil {
 		return nil, err
 	}
+	return newestFirst(byID, n), nil
+}
+
+// mergeJournal reads a host's journal, one JSON line a run, into byID:
+// the runs merged over the hosts that recorded them. A host's journal is
+// its own to write: a line that is not a run is skipped, never fatal.
+func mergeJournal(byID map[string]*HistoryEntry, journal io.Reader) error {
+	lines := bufio.NewScanner(journal)
+	lines.Buffer(make([]byte, 1<<20), 1<<24)
+	for lines.Scan() {
+		var e JournalEntry
+		if json.Unmarshal(lines.Bytes(), &e) != nil {
+			continue // a line cut by a full disk is skipped, not fatal
+		}
+		he, ok := byID[e.ID]
+		if !ok {
+			he = &HistoryEntry{JournalEntry: e}
+			byID[e.ID] = he
+		}
+		he.Hosts = append(he.Hosts, e.Host)
+		// The run's result is its worst host's.
+		if e.Result != ResultOK && he.Result == ResultOK {
+			he.Result = e.Result
+		}
+		he.Duration = max(he.Duration, e.Duration)
+	}
+	return lines.Err()
+}
+
+// newestFirst lists the merged runs, newest first, at most n (0: all).
+func newestFirst(byID map[string]*HistoryEntry, n int) []HistoryEntry {
 	out := make([]HistoryEntry, 0, len(byID))
 	for _, e := range byID {
 		slices.Sort(e.Hosts)
@@ -195,7 +208,7 @@ func (r *Runner) History(ctx context.Context, hosts []*config.Host, n int) ([]Hi
 	if n > 0 && len(out) > n {
 		out = out[:n]
 	}
-	return out, nil
+	return out
 }
 
 // Releases lists the releases of every host, oldest first.
