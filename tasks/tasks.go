@@ -167,3 +167,19 @@ func Builtins() Registry {
 		"healthcheck":   healthcheckStep{},
 	}
 }
+
+// WithKeys are the keys of a built-in step's `with` table; deploy check
+// refuses any other.
+func WithKeys(builtin string) []string {
+	return map[string][]string{
+		"test":          {"task"},
+		"commit":        {"add_untracked"},
+		"push":          nil,
+		"collectstatic": {"python", "settings"},
+		"sync-static":   {"dest", "python"},
+		"pull":          nil,
+		"migrate":       {"python", "settings"},
+		"reload":        {"method", "path", "pid_file", "unit", "command", "always"},
+		"healthcheck":   {"url", "command", "expect", "timeout", "always", "host", "fail_after"},
+	}[builtin]
+}

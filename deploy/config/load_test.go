@@ -98,7 +98,7 @@ func TestBadDeployfiles(t *testing.T) {
 		{"control-env-value.toml", []string{
 			`Deployfile:2:43: tasks.t.steps[1].env.COLOUR holds the control character ESC (U+001B) — ` + noControls}},
 		{"control-with-nested.toml", []string{
-			`Deployfile:5:110: tasks.t.steps[1].with.extra.list[2] holds the control character DEL (U+007F) — ` + noControls}},
+			`Deployfile:5:111: tasks.t.steps[1].with.always.list[2] holds the control character DEL (U+007F) — ` + noControls}},
 		{"control-key.toml", []string{
 			`Deployfile:2:26: key "name\a" holds the control character U+0007 — rename the key: a Deployfile may hold no control characters`,
 			`Deployfile:2:26: unknown key "name\a" in a step — did you mean "name"? (allowed keys are ` + stepKeysRun + `)`}},
@@ -106,9 +106,11 @@ func TestBadDeployfiles(t *testing.T) {
 			`Deployfile:3:30: tasks.t.steps[1].dir holds the control character newline (U+000A) — ` + oneLine,
 			`Deployfile:4:16: tasks.t.steps[2].run holds the control character carriage return (U+000D) — save the file with LF line ends, or remove the \r`,
 			`Deployfile:5:28: tasks.t.steps[3].name holds the control character tab (U+0009) — ` + oneLine}},
+		{"unknown-with-key.toml", []string{
+			`Deployfile:4:69: unknown key "pid_fiel" in the with table of builtin reload — did you mean "pid_file"? (allowed keys are method, path, pid_file, unit, command, always)`}},
 		{"nan-in-with.toml", []string{
-			`Deployfile:4:99: tasks.t.steps[1].with.retries is NaN, not a number deploy can use — write a finite number`,
-			`Deployfile:4:112: tasks.t.steps[1].with.delay is -Inf, not a number deploy can use — write a finite number`}},
+			`Deployfile:4:98: tasks.t.steps[1].with.fail_after is NaN, not a number deploy can use — write a finite number`,
+			`Deployfile:4:113: tasks.t.steps[1].with.timeout is -Inf, not a number deploy can use — write a finite number`}},
 		{"many-errors.toml", []string{
 			`Deployfile:3:17: app.keep_releases must be a whole number of at least 2, not 1 — write a whole number of at least 2, without quotes`,
 			`Deployfile:4:12: unknown strategy "rolling" — write strategy = "releases" (a directory per release, switched by a symlink) or "inplace" (git reset in {{path}})`,

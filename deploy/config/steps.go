@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // Keys a step may carry, by kind. A key valid for another kind gets a
@@ -140,6 +142,19 @@ func (d *decoder) step(p []string, v any) *Step {
 	for _, k := range keys {
 		if slices.Contains(allowed, k) {
 			d.stepField(s, k, child(p, k), m[k])
+		}
+	}
+	if s.Kind == StepBuiltin && s.With != nil && slices.Contains(Builtins(), s.Arg) {
+		allowed := tasks.WithKeys(s.Arg)
+		for _, k := range d.keysInOrder(child(p, "with"), s.With) {
+			if !slices.Contains(allowed, k) {
+				where := "in the with table of builtin " + s.Arg
+				if len(allowed) == 0 {
+					d.keyError(child(p, "with", k), "remove the with table: "+s.Arg+" takes no options", "unknown key %q %s", k, where)
+					continue
+				}
+				d.unknownKey(child(p, "with"), k, where, allowed)
+			}
 		}
 	}
 	if s.Kind == StepUpload && s.To == "" {
