@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,22 +100,7 @@ func serveAgent(t *testing.T, env *sshtest.Env) string {
 	if err := keyring.Add(agent.AddedKey{PrivateKey: loadPrivateKey(t, env.ClientKey), Comment: "forwarded-key"}); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go agent.ServeAgent(keyring, c)
-		}
-	}()
-	return sock
+	return serveKeyring(t, keyring)
 }
 
 // The agent is forwarded only to a host whose key was known before the
