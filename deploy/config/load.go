@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,7 +213,7 @@ func (d *decoder) builds(p []string, v any) []Build {
 		}
 		if x, ok := m["output"]; ok {
 			b.Output, _ = d.str(child(ep, "output"), x)
-			if b.Output == "" || strings.HasPrefix(b.Output, "/") || slices.Contains(strings.Split(b.Output, "/"), "..") {
+			if clean := path.Clean(b.Output); b.Output == "" || path.IsAbs(clean) || clean == "." || slices.Contains(strings.Split(b.Output, "/"), "..") {
 				d.valueError(child(ep, "output"), `write a path inside the release, such as ".venv"`, "build output %q must be relative and stay inside the release", b.Output)
 			}
 		}

@@ -111,6 +111,10 @@ func TestBadDeployfiles(t *testing.T) {
 		{"nan-in-with.toml", []string{
 			`Deployfile:4:98: tasks.t.steps[1].with.fail_after is NaN, not a number deploy can use — write a finite number`,
 			`Deployfile:4:113: tasks.t.steps[1].with.timeout is -Inf, not a number deploy can use — write a finite number`}},
+		{"build-output-outside.toml", []string{
+			`Deployfile:4:44: build output "." must be relative and stay inside the release — write a path inside the release, such as ".venv"`,
+			`Deployfile:5:44: build output "/venv" must be relative and stay inside the release — write a path inside the release, such as ".venv"`,
+			`Deployfile:6:44: build output "static/../../x" must be relative and stay inside the release — write a path inside the release, such as ".venv"`}},
 		{"many-errors.toml", []string{
 			`Deployfile:3:17: app.keep_releases must be a whole number of at least 2, not 1 — write a whole number of at least 2, without quotes`,
 			`Deployfile:4:12: unknown strategy "rolling" — write strategy = "releases" (a directory per release, switched by a symlink) or "inplace" (git reset in {{path}})`,
