@@ -77,6 +77,7 @@ type pooledClient struct {
 	ready    chan struct{} // closed once client or err is set
 	gone     chan struct{} // closed once the connection has ended
 	client   *ssh.Client
+	chans    *channels // session channels, one opened ahead
 	sessions chan struct{}
 	err      error
 
@@ -221,6 +222,7 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 		delete(p.clients, key)
 		p.mu.Unlock()
 	} else {
+		pc.chans = newChannels(pc.client)
 		p.keepalive(pc.client, key)
 		go p.forgetWhenGone(key, pc)
 	}

@@ -182,62 +182,55 @@ func (c *sshConn) ended(ctx context.Context, op string) error {
 // one it sends SIGTERM (which sshd refuses for root logins), and closing
 // the session hangs up the terminal, which sends SIGHUP to the command.
 func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, command string, stdin []byte, stdout, stderr io.Writer) error {
-	s, err := c.newSession(ctx, pc)
+	s, err := pc.chans.open(ctx)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return c.ended(ctx, "open session")
+		}
+		return fmt.Errorf("open session on %s: %w", c.name, err)
 	}
 	defer s.Close()
 	if ctx.Err() != nil {
 		return c.ended(ctx, "run")
 	}
-	s.Stdout, s.Stderr = stdout, stderr
 	if cmd.ForwardAgent {
 		if err := c.forwardAgent(pc, s); err != nil {
 			return err
 		}
 	}
 	if cmd.TTY {
-		if err := s.RequestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
+		if err := s.requestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
 			return fmt.Errorf("terminal on %s: %w", c.name, err)
 		}
 	}
-	var in io.WriteCloser
-	if !cmd.TTY {
-		// A pipe, not a Reader: stdin must stay open while the command
-		// runs, since its end is what stops the command.
-		if in, err = s.StdinPipe(); err != nil {
-			return fmt.Errorf("start on %s: %w", c.name, err)
-		}
-	}
-	if ctx.Err() != nil {
-		return c.ended(ctx, "run")
-	}
-	if err := s.Start(command); err != nil {
+	if err := s.start(command); err != nil {
 		if ctx.Err() != nil {
 			return c.ended(ctx, "run")
 		}
 		return fmt.Errorf("start on %s: %w", c.name, err)
 	}
 	written := make(chan struct{})
-	if in != nil {
+	if !cmd.TTY {
 		// Written apart: a write waits for the channel's window, and a
-		// failed one means the session is gone, which Wait reports.
+		// failed one means the session is gone, which wait reports.
+		// stdin stays open while the command runs, since its end is what
+		// stops the command.
 		go func() {
 			defer close(written)
-			_, _ = in.Write(stdin)
+			_, _ = s.ch.Write(stdin)
 		}()
 	}
 	waited := make(chan error, 1)
-	go func() { waited <- s.Wait() }()
+	go func() { waited <- s.wait(stdout, stderr) }()
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		if in == nil {
-			_ = s.Signal(ssh.SIGTERM)
+		if cmd.TTY {
+			_ = s.signal(ssh.SIGTERM)
 		} else {
 			select {
 			case <-written:
-				_ = in.Close()
+				_ = s.ch.CloseWrite()
 			default:
 				// The script is still on its way (x/crypto/ssh does not
 				// let EOF race a write): closing the session ends stdin
@@ -250,18 +243,23 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, co
 		}
 		return c.ended(ctx, "run")
 	}
-	var exit *ssh.ExitError
+	var status *exitStatus
+	var signal *exitSignal
 	var missing *ssh.ExitMissingError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &exit):
-		if sig := exit.Signal(); sig != "" {
-			return &ExitError{Status: 128 + signalNumber(sig), Signal: "SIG" + sig}
+	case errors.As(err, &signal):
+		return &ExitError{Status: 128 + signalNumber(signal.signal), Signal: "SIG" + signal.signal}
+	case errors.As(err, &status):
+		return &ExitError{Status: status.status}
+	case errors.As(err, &missing):
+		select {
+		case <-pc.gone:
+			return fmt.Errorf("connection to %s lost while the command ran", c.name)
+		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("%s ended the session without an exit status: the command was refused or killed there, or the connection was lost", c.name)
 		}
-		return &ExitError{Status: exit.ExitStatus()}
-	case errors.As(err, &missing), errors.Is(err, io.EOF):
-		return fmt.Errorf("connection to %s lost while the command ran", c.name)
 	}
 	return fmt.Errorf("run on %s: %w", c.name, err)
 }
@@ -285,40 +283,17 @@ func (c *sshConn) mayForwardAgent() error {
 }
 
 // forwardAgent serves this machine's ssh-agent to the session's command.
-func (c *sshConn) forwardAgent(pc *pooledClient, s *ssh.Session) error {
+func (c *sshConn) forwardAgent(pc *pooledClient, s *channelSession) error {
 	pc.forwardOnce.Do(func() {
 		pc.forwardErr = agent.ForwardToRemote(pc.client, c.pool.opts.AgentSocket)
 	})
 	if pc.forwardErr != nil {
 		return fmt.Errorf("agent forwarding to %s: %w", c.name, pc.forwardErr)
 	}
-	if err := agent.RequestAgentForwarding(s); err != nil {
+	if err := s.requestAgent(); err != nil {
 		return fmt.Errorf("agent forwarding to %s: %w (is AllowAgentForwarding off on the host?)", c.name, err)
 	}
 	return nil
-}
-
-// newSession opens a session, retrying a refusal for a moment: sshd counts
-// a closed session until its close handshake is done, so a slot freed
-// here may still be taken there.
-func (c *sshConn) newSession(ctx context.Context, pc *pooledClient) (*ssh.Session, error) {
-	delay := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		s, err := pc.client.NewSession()
-		var refused *ssh.OpenChannelError
-		if err == nil || !errors.As(err, &refused) || attempt == 8 {
-			if err != nil {
-				return nil, fmt.Errorf("open session on %s: %w", c.name, err)
-			}
-			return s, nil
-		}
-		select {
-		case <-time.After(delay):
-			delay *= 2
-		case <-ctx.Done():
-			return nil, c.ended(ctx, "open session")
-		}
-	}
 }
 
 // session takes one of the connection's session slots.
