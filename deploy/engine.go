@@ -96,6 +96,7 @@ type Runner struct {
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.
 	rel        *releaseStates
+	batch      *guardBatch // every guard, checked with the lock
 	rollbackTo map[string]tasks.Release
 	masks      []string // every form of every secret of the run
 }
@@ -204,6 +205,7 @@ func (x *execution) begin(ctx context.Context) error {
 	hasRoot := r.DF.App.Path != "" && len(x.hosts) > 0
 	x.record = hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
+	r.batch = r.newGuardBatch(x.steps)
 	switch {
 	case x.record:
 		locks, err := r.takeLocks(ctx, x.hosts, x.info)
@@ -211,7 +213,7 @@ func (x *execution) begin(ctx context.Context) error {
 		return err
 	case hasRoot:
 		var failed map[string]error
-		if r.rel, failed = r.readStates(ctx, x.hosts); len(failed) > 0 {
+		if r.rel, failed = r.readStates(ctx, x.hosts, r.batch); len(failed) > 0 {
 			var problems []string
 			for h, err := range failed {
 				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
@@ -219,6 +221,8 @@ func (x *execution) begin(ctx context.Context) error {
 			slices.Sort(problems)
 			return fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
 		}
+	default:
+		r.checkGuards(ctx, x.hosts)
 	}
 	return nil
 }
@@ -243,6 +247,9 @@ func (x *execution) runSteps(ctx context.Context) {
 		res.Results = append(res.Results, results...)
 		for j := range results {
 			sr := results[j]
+			if sr.Outcome == Changed {
+				x.r.batch.changed()
+			}
 			if sr.Outcome == Failed && !p.ps.step.IgnoreErrors && res.Failure == nil && sr.Reason != errAbort.Error() {
 				res.Failure = &sr
 			}

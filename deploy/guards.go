@@ -84,16 +84,11 @@ func guardReason(hc *hostCmd, kind int) string {
 // inlineGuards puts a command step's guards in front of its script, so
 // guards and command cost one remote command, not two. A guard that says
 // skip prints a line starting with mark and ends the script: the verdict
-// comes back with the output. Each guard runs in a shell of its own with
-// set -e, its output discarded, as it would alone.
+// comes back with the output.
 func inlineGuards(hc *hostCmd, mark string) string {
 	var b strings.Builder
 	for _, g := range guardsOf(hc) {
-		test := "sh -ec " + remote.MustQuote(g.script) + " >/dev/null 2>&1 </dev/null"
-		if !g.skipIf {
-			test = "! " + test
-		}
-		fmt.Fprintf(&b, "if %s; then printf '%%s %%d\\n' %s %d; exit 0; fi\n", test, remote.MustQuote(mark), g.kind)
+		fmt.Fprintf(&b, "if %s; then printf '%%s %%d\\n' %s %d; exit 0; fi\n", guardTest(g), remote.MustQuote(mark), g.kind)
 	}
 	b.WriteString(hc.script)
 	return b.String()

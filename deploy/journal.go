@@ -218,7 +218,7 @@ func (r *Runner) Releases(ctx context.Context, hosts []*config.Host) (map[string
 	var g errgroup.Group
 	for _, h := range hosts {
 		g.Go(func() error {
-			st, _, err := r.readState(ctx, h)
+			st, _, err := r.readState(ctx, h, nil)
 			if err != nil {
 				return fmt.Errorf("releases of %s: %w", h.Name, err)
 			}

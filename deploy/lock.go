@@ -244,7 +244,7 @@ else
   exit %[4]d
 fi
 %[6]s`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld,
-			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript(), remote.MustQuote(pendingFile(base, info.ID)))
+			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript()+"\n"+r.batch.script(h.Name), remote.MustQuote(pendingFile(base, info.ID)))
 		var out, errOut bytes.Buffer
 		err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
 		var exit *remote.ExitError
@@ -258,6 +258,7 @@ fi
 		if err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
+		r.batch.take(h.Name, out.String())
 		st.Lock, st.Start = "", st.Current
 		r.rel.set(h.Name, &hostRelease{strategy: strategy, st: st})
 		return nil

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -70,14 +71,15 @@ func (r *Runner) appFor(sc *config.Scope, builds []tasks.Build) *tasks.App {
 
 // readStates reads the release state of every host, for a run that takes
 // no lock (deploy plan, deploy status).
-func (r *Runner) readStates(ctx context.Context, hosts []*config.Host) (*releaseStates, map[string]error) {
+// With batch, each host's command checks its guards too.
+func (r *Runner) readStates(ctx context.Context, hosts []*config.Host, batch *guardBatch) (*releaseStates, map[string]error) {
 	states := &releaseStates{}
 	var mu sync.Mutex
 	failed := map[string]error{}
 	var g errgroup.Group
 	for _, h := range hosts {
 		g.Go(func() error {
-			st, s, err := r.readState(ctx, h)
+			st, s, err := r.readState(ctx, h, batch)
 			if err != nil {
 				mu.Lock()
 				failed[h.Name] = err
@@ -93,8 +95,9 @@ func (r *Runner) readStates(ctx context.Context, hosts []*config.Host) (*release
 	return states, failed
 }
 
-// readState reads one host's release state.
-func (r *Runner) readState(ctx context.Context, h *config.Host) (*tasks.HostState, tasks.Strategy, error) {
+// readState reads one host's release state; with batch, it checks the
+// host's guards in the same command.
+func (r *Runner) readState(ctx context.Context, h *config.Host, batch *guardBatch) (*tasks.HostState, tasks.Strategy, error) {
 	conn, err := r.Conns.Conn(ctx, h)
 	if err != nil {
 		return nil, nil, err
@@ -107,10 +110,23 @@ func (r *Runner) readState(ctx context.Context, h *config.Host) (*tasks.HostStat
 	if s == nil {
 		return nil, nil, fmt.Errorf("%s has no [app] path", r.DF.File)
 	}
-	st, err := s.Read(ctx, conn)
+	if batch.script(h.Name) == "" {
+		st, err := s.Read(ctx, conn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		return st, s, nil
+	}
+	var out, errOut bytes.Buffer
+	cmd := &remote.Cmd{Script: s.StateScript() + "\n" + batch.script(h.Name), Stdout: &out, Stderr: &errOut, ReadOnly: true}
+	if err := conn.Run(ctx, cmd); err != nil {
+		return nil, nil, fmt.Errorf("%s: read the release state: %w%s", h.Name, err, tail(errOut.String()))
+	}
+	st, err := s.ParseState(out.String())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", h.Name, err)
 	}
+	batch.take(h.Name, out.String())
 	return st, s, nil
 }
 
@@ -317,7 +333,7 @@ func (r *Runner) readStateFresh(ctx context.Context, h *config.Host) (*tasks.Hos
 	read := func() (*tasks.HostState, error) {
 		ctx, cancel := context.WithTimeout(ctx, readTimeout)
 		defer cancel()
-		st, _, err := r.readState(ctx, h)
+		st, _, err := r.readState(ctx, h, nil)
 		return st, err
 	}
 	st, err := read()

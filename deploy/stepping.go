@@ -92,19 +92,32 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
 		defer cancel()
 	}
-	// A command's guards ride in its own script; a built-in's (and a
-	// plan's) run first, on their own.
+	// The guards checked with the lock answer while nothing has changed
+	// since. Otherwise a command's guards ride in its own script; a
+	// built-in's (and a plan's) run first, on their own.
 	step := r.stepOf(s, hc)
 	shown := step // what a failure reports: the command as written
 	watch := &guardWatch{which: -1}
-	if c, ok := step.(tasks.Command); ok && !r.DryRun && len(guardsOf(hc)) > 0 {
+	skipBy, checked := -1, false
+	if h != nil {
+		skipBy, checked = r.batch.lookup(name, index, r.State.SHA())
+	}
+	c, isCommand := step.(tasks.Command)
+	switch {
+	case checked && skipBy >= 0:
+		return o.end(Skipped, guardReason(hc, skipBy))
+	case checked:
+		// The guards let it run.
+	case isCommand && !r.DryRun && len(guardsOf(hc)) > 0:
 		watch.mark = newGuardMark()
 		c.Script = inlineGuards(hc, watch.mark)
 		step = c
-	} else if skip, reason, err := r.guards(ctx, conn, hc, s); err != nil {
-		return o.fail("guard: " + err.Error())
-	} else if skip {
-		return o.end(Skipped, reason)
+	default:
+		if skip, reason, err := r.guards(ctx, conn, hc, s); err != nil {
+			return o.fail("guard: " + err.Error())
+		} else if skip {
+			return o.end(Skipped, reason)
+		}
 	}
 
 	tail := &tailLines{max: 5}

@@ -10,8 +10,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -97,26 +97,27 @@ func (e *ExitError) Error() string {
 // the whole script before running any of it, so a command that reads its
 // stdin (cat, a prompt) cannot eat the lines after it.
 func (c *Cmd) script() (string, error) {
-	var b strings.Builder
-	b.WriteString("set -e\n")
-	names := make([]string, 0, len(c.Env))
-	for n := range c.Env {
-		names = append(names, n)
+	exports, err := Exports(c.Env)
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(names)
-	for _, n := range names {
+	return "set -e\n" + exports + "{\n" + c.Script + "\n} </dev/null\n", nil
+}
+
+// Exports is env as shell lines that export it, in name order, each
+// value quoted.
+func Exports(env map[string]string) (string, error) {
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(env)) {
 		if !validEnvName(n) {
 			return "", fmt.Errorf("environment variable name %q is not valid", n)
 		}
-		v, err := Quote(c.Env[n])
+		v, err := Quote(env[n])
 		if err != nil {
 			return "", fmt.Errorf("environment variable %s: %w", n, err)
 		}
 		fmt.Fprintf(&b, "export %s=%s\n", n, v)
 	}
-	b.WriteString("{\n")
-	b.WriteString(c.Script)
-	b.WriteString("\n} </dev/null\n")
 	return b.String(), nil
 }
 
