@@ -60,7 +60,7 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 
 // checkTarget connects to every host of target and reports on each.
 func checkTarget(ctx context.Context, s *Session, df *config.Deployfile, target string) error {
-	t, err := s.Connect(df, target)
+	t, err := s.ConnectForOne(df, target)
 	if err != nil {
 		return err
 	}

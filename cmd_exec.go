@@ -74,7 +74,7 @@ func execRun(ctx context.Context, opts *ExecOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := opts.Connect(df, opts.Target)
+	t, err := opts.ConnectForOne(df, opts.Target)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := opts.Connect(df, opts.Target)
+	t, err := opts.ConnectForOne(df, opts.Target)
 	if err != nil {
 		return err
 	}

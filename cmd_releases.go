@@ -42,7 +42,7 @@ func releasesRun(ctx context.Context, opts *ReleasesOptions) error {
 	if df.App.Path == "" {
 		return usagef("releases: %s has no [app] path", df.File)
 	}
-	t, err := opts.Connect(df, opts.Target)
+	t, err := opts.ConnectForOne(df, opts.Target)
 	if err != nil {
 		return err
 	}

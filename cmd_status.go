@@ -43,7 +43,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if df.App.Path == "" {
 		return usagef("status: %s has no [app] path, so no releases to report", df.File)
 	}
-	t, err := opts.Connect(df, opts.Target)
+	t, err := opts.ConnectForOne(df, opts.Target)
 	if err != nil {
 		return err
 	}

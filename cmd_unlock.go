@@ -42,7 +42,7 @@ func unlockRun(ctx context.Context, opts *UnlockOptions) error {
 	if df.App.Path == "" {
 		return usagef("unlock: %s has no [app] path, so no lock", df.File)
 	}
-	t, err := opts.Connect(df, opts.Target)
+	t, err := opts.ConnectForOne(df, opts.Target)
 	if err != nil {
 		return err
 	}

@@ -111,11 +111,23 @@ func (t *Target) Close() error { return t.Conns.Close() }
 // Connect resolves a target (an unknown name is a usage error) and makes
 // the connector, with the SSH settings of the command line.
 func (s *Session) Connect(df *config.Deployfile, target string) (*Target, error) {
+	return s.connect(df, target, s.sshSettings())
+}
+
+// ConnectForOne is Connect for a command that sends one command to each
+// host (exec, check, status): no shell is started ahead for a next one.
+func (s *Session) ConnectForOne(df *config.Deployfile, target string) (*Target, error) {
+	set := s.sshSettings()
+	set.OneCommand = true
+	return s.connect(df, target, set)
+}
+
+func (s *Session) connect(df *config.Deployfile, target string, set deploy.SSHSettings) (*Target, error) {
 	hosts, err := df.Resolve(target)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	conns, err := deploy.NewConnector(df, s.sshSettings())
+	conns, err := deploy.NewConnector(df, set)
 	if err != nil {
 		return nil, err // it names the ssh_config or known_hosts file
 	}

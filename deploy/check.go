@@ -70,7 +70,7 @@ func checkHost(ctx context.Context, df *config.Deployfile, conns connector, h *c
 		c.HostKey = "ok"
 	}
 	start = time.Now()
-	if err := conn.Run(ctx, &remote.Cmd{Script: "true"}); err != nil {
+	if err := conn.Run(ctx, &remote.Cmd{Script: "true", Public: true}); err != nil {
 		c.Error = fmt.Sprintf("running true: %v", err)
 	}
 	c.RTT = time.Since(start)

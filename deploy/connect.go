@@ -25,6 +25,9 @@ type SSHSettings struct {
 	// SudoPassword asks for sudo's password on a terminal; nil when there
 	// is none, and sudo must then work without one.
 	SudoPassword func(host, user string) ([]byte, error)
+	// OneCommand says each host gets one command (exec, check): no shell
+	// is started ahead for a next one (remote.Options.ShellsAhead).
+	OneCommand bool
 }
 
 // Connector opens connections to a Deployfile's hosts: one SSH connection
@@ -45,6 +48,9 @@ func NewConnector(df *config.Deployfile, s SSHSettings) (*Connector, error) {
 		Passphrase:        s.Passphrase,
 		SudoPassword:      s.SudoPassword,
 		ConnectTimeout:    df.SSH.ConnectTimeout,
+	}
+	if s.OneCommand {
+		opts.ShellsAhead = -1
 	}
 	pool, err := remote.NewPool(opts)
 	if err != nil {

@@ -132,7 +132,9 @@ func execOne(ctx context.Context, conns connector, h *config.Host, script string
 		}}
 	}
 	stdout, stderr := stream("stdout"), stream("stderr")
-	err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: stdout, Stderr: stderr, Sudo: opts.Sudo, SudoUser: opts.SudoUser})
+	// The command was typed on this machine's command line: like ssh, it
+	// may go in the host's (Public), which saves a round trip.
+	err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: stdout, Stderr: stderr, Sudo: opts.Sudo, SudoUser: opts.SudoUser, Public: true})
 	stdout.Flush()
 	stderr.Flush()
 	r.Duration = time.Since(start)

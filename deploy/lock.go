@@ -246,7 +246,7 @@ fi
 %[6]s`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld,
 			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript()+"\n"+r.batch.script(h.Name), remote.MustQuote(pendingFile(base, info.ID)))
 		var out, errOut bytes.Buffer
-		err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut})
+		err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut, Public: r.public(script)})
 		var exit *remote.ExitError
 		if errors.As(err, &exit) && exit.Status == lockExitHeld {
 			return parseHeld(h.Name, out.String())

@@ -118,7 +118,8 @@ func (r *Runner) readState(ctx context.Context, h *config.Host, batch *guardBatc
 		return st, s, nil
 	}
 	var out, errOut bytes.Buffer
-	cmd := &remote.Cmd{Script: s.StateScript() + "\n" + batch.script(h.Name), Stdout: &out, Stderr: &errOut, ReadOnly: true}
+	script := s.StateScript() + "\n" + batch.script(h.Name)
+	cmd := &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut, ReadOnly: true, Public: r.public(script)}
 	if err := conn.Run(ctx, cmd); err != nil {
 		return nil, nil, fmt.Errorf("%s: read the release state: %w%s", h.Name, err, tail(errOut.String()))
 	}

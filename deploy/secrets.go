@@ -53,3 +53,14 @@ func maskForms(values []string) []string {
 	})
 	return out
 }
+
+// public reports whether script holds none of the run's secrets: then it
+// may travel in a command line (remote.Cmd.Public).
+func (r *Runner) public(script string) bool {
+	for _, m := range r.masks {
+		if m != "" && strings.Contains(script, m) {
+			return false
+		}
+	}
+	return true
+}

@@ -114,7 +114,9 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 		script += "\nans=$( (" + probe + ") 2>&1 | tr '\\n' ' ' | cut -c1-2000) && echo \"served $ans\" || echo \"unserved $ans\""
 	}
 	var stdout, stderr bytes.Buffer
-	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &stdout, Stderr: &stderr, ReadOnly: true}); err != nil {
+	// Only the state script may go in a command line: a health check's
+	// URL or headers could hold a token.
+	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &stdout, Stderr: &stderr, ReadOnly: true, Public: probe == ""}); err != nil {
 		hs.Error = err.Error() + tail(stderr.String())
 		return hs
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,18 +13,27 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// A command on a host whose connection is open costs one round trip: the
-// session channel it runs on was opened ahead of time, while the command
-// before it ran (openAhead), and its exec request goes out without waiting
-// for the reply, followed at once by the script on its stdin — as
-// OpenSSH's own client does. x/crypto's ssh.Session would wait for the
-// channel's confirmation and then for the exec reply: three round trips a
-// command instead of one.
+// A command on a host whose connection is open costs one round trip: a
+// shell is started ahead of time (openAhead), while the command before it
+// runs, on a session channel of its own, and waits for its script on
+// stdin; the command's script goes out at once, and its output and exit
+// status come back. OpenSSH's sshd opens a session channel with an empty
+// window and opens it only once the command has started, so a script sent
+// with its exec request would wait a round trip for that; and x/crypto's
+// ssh.Session would wait for the channel's confirmation and then for the
+// exec reply as well: three round trips a command.
 //
-// The cost of not waiting for the exec reply: a server that refuses the
-// command closes the channel with no exit status, which is reported as
-// such (see channelSession.wait), and one that neither refuses nor runs
-// it is stopped by the command's context like any stalled command.
+// The first command on a connection has no shell started ahead: it opens
+// a channel, and when its script is public (Cmd.Public), the script goes
+// in the exec request itself (inlineCommand) — two round trips. Otherwise,
+// and for a command run with sudo, a terminal or agent forwarding, the
+// exec request goes without waiting for its reply and the script follows
+// on stdin: three. A server that refuses a command closes the channel
+// with no exit status, which is reported as such (channelSession.wait).
+
+// aheadCommand is the command of the shell started ahead of time: the
+// command line of every command run without sudo or a terminal.
+const aheadCommand = "sh -s"
 
 // channelSession is one session channel: the command it runs, its output
 // and its exit.
@@ -32,28 +42,52 @@ type channelSession struct {
 	reqs <-chan *ssh.Request
 }
 
-// channels keeps a connection's session channel opened ahead of time.
+// channels keeps a connection's shells started ahead of time: two, so
+// that commands back to back each find one whose window is open (a shell
+// is ready two round trips after it is asked for, and a command takes
+// one).
 type channels struct {
-	client  *ssh.Client
-	spare   chan *channelSession // at most one, opened ahead
-	opening atomic.Bool          // an openAhead is in flight
+	client *ssh.Client
+	ahead  int32                // shells to keep started ahead; 0: none
+	spare  chan *channelSession // shells started ahead
+	asked  atomic.Int32         // shells ready or on their way
 }
 
-func newChannels(c *ssh.Client) *channels {
-	return &channels{client: c, spare: make(chan *channelSession, 1)}
+func newChannels(c *ssh.Client, ahead int) *channels {
+	return &channels{client: c, ahead: int32(ahead), spare: make(chan *channelSession, max(ahead, 1))}
 }
 
-// open returns a session channel: the one opened ahead when there is one,
-// else a new one (retrying a refusal for a moment: sshd counts a closed
-// session until its close handshake is done, so a slot freed here may
-// still be taken there). Either way it starts opening the next one.
+// ready returns the shell started ahead, when there is one and it is
+// still there, waiting for its script (the caller then sends it, and
+// nothing else starts); either way it starts the next one.
+func (cs *channels) ready() (*channelSession, bool) {
+	defer cs.openAhead()
+	for {
+		select {
+		case s := <-cs.spare:
+			cs.asked.Add(-1)
+			select {
+			case _, open := <-s.reqs:
+				// The shell ended or sent a request before it had a
+				// script: it is of no use.
+				_ = open
+				s.Close()
+				continue
+			default:
+				return s, true
+			}
+		default:
+			return nil, false
+		}
+	}
+}
+
+// open opens a session channel, retrying a refusal for a moment: sshd
+// counts a closed session until its close handshake is done, so a slot
+// freed here may still be taken there. It starts a shell ahead for the
+// next command too.
 func (cs *channels) open(ctx context.Context) (*channelSession, error) {
 	defer cs.openAhead()
-	select {
-	case s := <-cs.spare:
-		return s, nil
-	default:
-	}
 	delay := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		ch, reqs, err := cs.client.OpenChannel("session", nil)
@@ -73,25 +107,67 @@ func (cs *channels) open(ctx context.Context) (*channelSession, error) {
 	}
 }
 
-// openAhead opens a session channel for the next command, unless one is
-// ready or on its way. A refusal is not retried: the next command opens
-// its own.
+// openAhead starts shells for the next commands, up to cs.ahead ready or
+// on their way. A refusal is not retried: the next command opens its own.
+// A shell reads its script from stdin; closing its channel unused ends
+// its stdin, and it exits having run nothing.
 func (cs *channels) openAhead() {
-	if len(cs.spare) > 0 || !cs.opening.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		defer cs.opening.Store(false)
-		ch, reqs, err := cs.client.OpenChannel("session", nil)
-		if err != nil {
+	for {
+		n := cs.asked.Load()
+		if n >= cs.ahead {
 			return
 		}
-		select {
-		case cs.spare <- &channelSession{ch: ch, reqs: reqs}:
-		default:
-			ch.Close()
+		if cs.asked.CompareAndSwap(n, n+1) {
+			go cs.startOne()
 		}
-	}()
+	}
+}
+
+// startOne starts a shell and keeps it for a command.
+func (cs *channels) startOne() {
+	ch, reqs, err := cs.client.OpenChannel("session", nil)
+	if err != nil {
+		cs.asked.Add(-1)
+		return
+	}
+	s := &channelSession{ch: ch, reqs: reqs}
+	if s.start(aheadCommand) != nil {
+		s.Close()
+		cs.asked.Add(-1)
+		return
+	}
+	select {
+	case cs.spare <- s:
+	default:
+		s.Close()
+		cs.asked.Add(-1)
+	}
+}
+
+// inlineLimit is the longest command line a script is sent in, well
+// under Linux's limit on one argument (128 KiB).
+const inlineLimit = 32 << 10
+
+// inlineCommand is a command line that runs script without reading it
+// from stdin. Any login shell passes it to sh unchanged — csh, with its
+// history expansion of '!' even in quotes, and fish included: the script
+// is one word of letters, digits and a few safe marks, every other byte
+// written as a printf %b octal escape (\0ooo), which sh turns back.
+func inlineCommand(script string) (string, error) {
+	var enc strings.Builder
+	for i := 0; i < len(script); i++ {
+		c := script[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(" _-./,:=+@", c) >= 0 {
+			enc.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&enc, "\\0%03o", c)
+	}
+	q, err := Quote(enc.String())
+	if err != nil {
+		return "", err
+	}
+	return `sh -c '_deploy_script=$(printf %b "$1"); shift; eval "$_deploy_script"' sh ` + q, nil
 }
 
 // request sends a channel request. Only a request whose refusal must stop

@@ -77,6 +77,12 @@ type Cmd struct {
 	// ReadOnly says the command changes nothing on the host (a guard, a
 	// check, a state read): the only kind a ReadOnly Conn lets through.
 	ReadOnly bool
+	// Public says the script holds no secret, so that, as the first
+	// command on a connection, it may travel in the command line, where
+	// the host's other users could see it (ps), and save a round trip.
+	// Leave it false for a script that holds a secret; a Cmd with Env,
+	// Sudo or TTY never goes in a command line.
+	Public bool
 }
 
 // ExitError is a command that ran and did not exit 0.

@@ -53,8 +53,13 @@ type Options struct {
 	// past which it drops new connections; default 8.
 	MaxHandshakesPerServer int
 	// MaxSessions bounds the commands running at once over one
-	// connection; default 8, under sshd's default MaxSessions of 10.
+	// connection; default 7: with the shells started ahead and an SFTP
+	// session, sshd's default MaxSessions of 10.
 	MaxSessions int
+	// ShellsAhead is how many shells each connection keeps started ahead,
+	// waiting for a command's script, so that a command costs one round
+	// trip; default 2, negative none (for a run of one command per host).
+	ShellsAhead int
 }
 
 // Pool holds one SSH connection per host for a whole run; sessions are
@@ -100,7 +105,13 @@ func NewPool(opts Options) (*Pool, error) {
 		opts.MaxHandshakesPerServer = 8
 	}
 	if opts.MaxSessions <= 0 {
-		opts.MaxSessions = 8
+		opts.MaxSessions = 7
+	}
+	switch {
+	case opts.ShellsAhead == 0:
+		opts.ShellsAhead = 2
+	case opts.ShellsAhead < 0:
+		opts.ShellsAhead = 0
 	}
 	switch opts.AgentSocket {
 	case "":
@@ -222,7 +233,7 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 		delete(p.clients, key)
 		p.mu.Unlock()
 	} else {
-		pc.chans = newChannels(pc.client)
+		pc.chans = newChannels(pc.client, p.opts.ShellsAhead)
 		p.keepalive(pc.client, key)
 		go p.forgetWhenGone(key, pc)
 	}

@@ -130,13 +130,15 @@ func (c *sshConn) run(ctx context.Context, cmd *Cmd, sudoPassword []byte) error 
 		}
 		stdin = append(stdin, script...)
 	}
+	l := &launch{command: command, stdin: stdin, plain: command == aheadCommand && !cmd.ForwardAgent && !cmd.TTY,
+		public: cmd.Public && len(cmd.Env) == 0, script: script}
 	stdout, stderr := newGatedWriter(cmd.Stdout), newGatedWriter(cmd.Stderr)
 	defer stderr.shut()
 	defer stdout.shut()
 	result := make(chan error, 1)
 	go func() {
 		defer release()
-		result <- c.runSession(ctx, pc, cmd, command, stdin, stdout, stderr)
+		result <- c.runSession(ctx, pc, cmd, l, stdout, stderr)
 	}()
 	select {
 	case err := <-result:
@@ -181,34 +183,12 @@ func (c *sshConn) ended(ctx context.Context, op string) error {
 // the watcher of supervisedScript kills the command's process group; with
 // one it sends SIGTERM (which sshd refuses for root logins), and closing
 // the session hangs up the terminal, which sends SIGHUP to the command.
-func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, command string, stdin []byte, stdout, stderr io.Writer) error {
-	s, err := pc.chans.open(ctx)
+func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l *launch, stdout, stderr io.Writer) error {
+	s, err := c.startSession(ctx, pc, cmd, l)
 	if err != nil {
-		if ctx.Err() != nil {
-			return c.ended(ctx, "open session")
-		}
-		return fmt.Errorf("open session on %s: %w", c.name, err)
+		return err
 	}
 	defer s.Close()
-	if ctx.Err() != nil {
-		return c.ended(ctx, "run")
-	}
-	if cmd.ForwardAgent {
-		if err := c.forwardAgent(pc, s); err != nil {
-			return err
-		}
-	}
-	if cmd.TTY {
-		if err := s.requestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
-			return fmt.Errorf("terminal on %s: %w", c.name, err)
-		}
-	}
-	if err := s.start(command); err != nil {
-		if ctx.Err() != nil {
-			return c.ended(ctx, "run")
-		}
-		return fmt.Errorf("start on %s: %w", c.name, err)
-	}
 	written := make(chan struct{})
 	if !cmd.TTY {
 		// Written apart: a write waits for the channel's window, and a
@@ -217,7 +197,7 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, co
 		// stops the command.
 		go func() {
 			defer close(written)
-			_, _ = s.ch.Write(stdin)
+			_, _ = s.ch.Write(l.stdin)
 		}()
 	}
 	waited := make(chan error, 1)
@@ -262,6 +242,67 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, co
 		}
 	}
 	return fmt.Errorf("run on %s: %w", c.name, err)
+}
+
+// launch is how a command starts: its command line and what its stdin
+// gets first.
+type launch struct {
+	command string
+	stdin   []byte
+	plain   bool   // command is the plain shell, with no terminal nor agent
+	public  bool   // the script may go in the command line (Cmd.Public)
+	script  string // the script, for the command line
+}
+
+// startSession is a session running l's command: the shell started ahead
+// when l is plain and one is ready; else a new channel, with a terminal or
+// the agent as cmd asks — its script in the command line when l is plain
+// and public.
+func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l *launch) (*channelSession, error) {
+	if l.plain {
+		if s, ok := pc.chans.ready(); ok {
+			return s, nil
+		}
+		if l.public {
+			if inline, err := inlineCommand(l.script); err == nil && len(inline) <= inlineLimit {
+				l.command, l.stdin = inline, nil
+			}
+		}
+	}
+	s, err := pc.chans.open(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, c.ended(ctx, "open session")
+		}
+		return nil, fmt.Errorf("open session on %s: %w", c.name, err)
+	}
+	err = c.prepareSession(pc, s, cmd)
+	if err == nil {
+		err = s.start(l.command)
+	}
+	if err != nil {
+		s.Close()
+		if ctx.Err() != nil {
+			return nil, c.ended(ctx, "run")
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepareSession makes the requests cmd needs before its command starts.
+func (c *sshConn) prepareSession(pc *pooledClient, s *channelSession, cmd *Cmd) error {
+	if cmd.ForwardAgent {
+		if err := c.forwardAgent(pc, s); err != nil {
+			return err
+		}
+	}
+	if cmd.TTY {
+		if err := s.requestPty("xterm", 40, 120, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
+			return fmt.Errorf("terminal on %s: %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 // mayForwardAgent refuses agent forwarding to a host whose key was not

@@ -79,7 +79,9 @@ func (s releases) Read(ctx context.Context, conn remote.Conn) (*HostState, error
 // readState runs the strategy's state script and parses it.
 func readState(ctx context.Context, conn remote.Conn, s Strategy) (*HostState, error) {
 	var out, errOut bytes.Buffer
-	if err := conn.Run(ctx, &remote.Cmd{Script: s.StateScript(), Stdout: &out, Stderr: &errOut, ReadOnly: true}); err != nil {
+	// The state script names only the deploy root: it may go in a
+	// command line.
+	if err := conn.Run(ctx, &remote.Cmd{Script: s.StateScript(), Stdout: &out, Stderr: &errOut, ReadOnly: true, Public: true}); err != nil {
 		return nil, fmt.Errorf("read the release state: %w%s", err, stderrTail(errOut.String()))
 	}
 	return s.ParseState(out.String())
