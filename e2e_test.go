@@ -228,6 +228,18 @@ func TestSuperbookDeploy(t *testing.T) {
 			t.Errorf("%s: pull not skipped:\n%s", h, out)
 		}
 	}
+	// The release in use was migrated by the run that made it live, as
+	// its record says: migrate asks Django nothing.
+	if !strings.Contains(out, "skipped: the migrations of ") || !strings.Contains(sb.stateFile(t, "web1"), `"migrated":true`) {
+		t.Errorf("migrate did not trust the record of the release in use:\n%s\nstate: %s", out, sb.stateFile(t, "web1"))
+	}
+}
+
+// stateFile is a host's {path}/.deploy/state.
+func (sb *superbook) stateFile(t *testing.T, host string) string {
+	t.Helper()
+	data, _ := os.ReadFile(filepath.Join(sb.root, host, ".deploy", "state"))
+	return string(data)
 }
 
 // current is the release a host's `current` points at.

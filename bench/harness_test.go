@@ -36,6 +36,7 @@ import (
 //	BENCH_RSS_HOSTS hosts of the peak-RSS row (200; 0 skips it)
 //	BENCH_SECTIONS  which sections run (startup,roundtrips,exec,task8,superbook,rss)
 //	BENCH_SUPERBOOK_RTT  the full deploy's RTT in ms (50)
+//	BENCH_TRACE     a directory where each full deploy run of deploy keeps its --json events
 //	BENCH_OUT       where the Markdown tables are written (out/results.md)
 //
 // Every process, server and proxy it starts is stopped at the end.

@@ -141,11 +141,23 @@ gunicorn --chdir {{current}} --bind 127.0.0.1:{{port}} --pid $pid --daemon --wor
 	sh(dWork, "git", "commit", "-q", "-m", "superbook")
 	sh(dWork, "git", "push", "-q", "-u", "origin", "main")
 	chownUser(dCentral)
+	// BENCH_TRACE=DIR keeps each deploy run's --json events there.
+	trace := os.Getenv("BENCH_TRACE")
+	runs := 0
 	deployRun := func() error {
-		cmd := exec.Command(h.bin, "--no-color", "-f", filepath.Join(dWork, "Deployfile"), "--ssh-config", nw.sshConfig, "prod")
+		args := []string{"--no-color", "-f", filepath.Join(dWork, "Deployfile"), "--ssh-config", nw.sshConfig}
+		if trace != "" {
+			args = append(args, "--json")
+		}
+		cmd := exec.Command(h.bin, append(args, "prod")...)
 		cmd.Dir = dWork
 		cmd.Env = append(os.Environ(), append(gitEnv, "SSH_AUTH_SOCK=")...)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		if trace != "" {
+			runs++
+			_ = os.WriteFile(filepath.Join(trace, fmt.Sprintf("deploy-%02d.jsonl", runs)), out, 0o644)
+		}
+		if err != nil {
 			return fmt.Errorf("deploy prod: %v\n%s", err, lastLines(string(out), 20))
 		}
 		return nil

@@ -263,6 +263,11 @@ fi
 		r.rel.set(h.Name, &hostRelease{strategy: strategy, st: st})
 		return nil
 	}
+	// The other hosts are dialled while the first is locked: their locks
+	// wait for the first, their handshakes need not.
+	for _, h := range ordered[min(1, len(ordered)):] {
+		go func() { _, _ = r.Conns.Conn(ctx, h) }()
+	}
 	err = nil
 	if len(ordered) > 0 {
 		err = lockOne(ordered[0])

@@ -162,7 +162,7 @@ func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *confi
 		return sr
 	}
 	st := hr.st
-	rec := tasks.Record{Release: st.Prepared, Commit: r.State.SHA(), Run: r.State.RunID()}
+	rec := tasks.Record{Release: st.Prepared, Commit: r.State.SHA(), Run: r.State.RunID(), Migrated: r.State.Migrated(r.State.SHA())}
 	if p.rollback {
 		target := r.rollbackTo[h.Name]
 		rec = tasks.Record{Release: target.Name, Commit: target.SHA, RollbackOf: st.Current, Run: r.State.RunID()}

@@ -95,16 +95,27 @@ func settingsFlag(env *Env) string {
 	return ""
 }
 
+// Check finds the migrations done without asking Django when this run
+// brings no new release and the one in use was made live by a run whose
+// migrate step applied its migrations (or found none to apply); with
+// with.always it asks regardless.
 func (m migrateStep) Check(ctx context.Context, env *Env) (Verdict, error) {
-	dir, err := m.releaseDir(env)
+	dir, commit, err := m.target(env)
 	if err != nil {
 		return Verdict{}, err
+	}
+	if always, _ := env.With["always"].(bool); !always {
+		if st := env.Release; st != nil && st.Prepared == "" && st.Current != "" && st.Consistent() && st.Record.Migrated {
+			env.State.SetMigrated(commit)
+			return done("the migrations of " + shortRelease(st.Current) + " were applied before it went live"), nil
+		}
 	}
 	script := "cd " + q(dir) + " && " + managePy(env) + " migrate --check" + settingsFlag(env) + " >/dev/null 2>&1"
 	err = env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, ReadOnly: true})
 	var exit *remote.ExitError
 	switch {
 	case err == nil:
+		env.State.SetMigrated(commit)
 		return done("no unapplied migration"), nil
 	case errors.As(err, &exit):
 		return Verdict{}, nil
@@ -113,11 +124,27 @@ func (m migrateStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 }
 
 func (m migrateStep) Run(ctx context.Context, env *Env, found Verdict) error {
-	dir, err := m.releaseDir(env)
+	dir, commit, err := m.target(env)
 	if err != nil {
 		return err
 	}
-	return run(ctx, env, "cd "+q(dir)+" && "+managePy(env)+" migrate --noinput"+settingsFlag(env))
+	if err := run(ctx, env, "cd "+q(dir)+" && "+managePy(env)+" migrate --noinput"+settingsFlag(env)); err != nil {
+		return err
+	}
+	env.State.SetMigrated(commit)
+	return nil
+}
+
+// target is the release the migrations come from, and its commit: the
+// release this run prepared, else the one in use.
+func (m migrateStep) target(env *Env) (dir, commit string, err error) {
+	if dir, err = m.releaseDir(env); err != nil {
+		return "", "", err
+	}
+	if st := env.Release; st != nil && st.Prepared == "" {
+		return dir, st.CurrentCommit, nil
+	}
+	return dir, env.State.SHA(), nil
 }
 
 // appliedAlready is the "already done?" of the steps that act on the
@@ -156,6 +183,7 @@ func applyStep(ctx context.Context, env *Env, script string, phase Phase) error 
 		return err
 	}
 	rec := st.Now(phase, env.State.RunID())
+	rec.Migrated = rec.Migrated || env.State.Migrated(rec.Commit)
 	cmd := &remote.Cmd{Script: "cd " + q(strategy.Dir()) + "\n" + script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr}
 	if err := strategy.Apply(ctx, cmd, env.Conn, rec); err != nil {
 		var exit *remote.ExitError

@@ -58,6 +58,9 @@ type Record struct {
 	Run        string    `json:"run,omitempty"`         // the run that wrote it
 	Time       time.Time `json:"time"`
 	Error      string    `json:"error,omitempty"` // why it failed
+	// Migrated says the migrate step applied the release's migrations, or
+	// found none to apply, in the run that made it live.
+	Migrated bool `json:"migrated,omitempty"`
 }
 
 // HostState is a host's release state as read from the host itself.

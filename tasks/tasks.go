@@ -67,10 +67,11 @@ type Laptop struct {
 // names its releases. What each host's release is lives in that host's
 // HostState.
 type RunState struct {
-	mu    sync.Mutex
-	id    string
-	sha   string
-	stamp string
+	mu       sync.Mutex
+	id       string
+	sha      string
+	stamp    string
+	migrated string // the commit whose migrations the run applied or found applied
 }
 
 // NewRunState is the state of the run with this id.
@@ -102,6 +103,22 @@ func (s *RunState) SHA() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sha
+}
+
+// SetMigrated records that the migrations of commit are applied: the
+// records of the hosts that go live on it say so (Record.Migrated).
+func (s *RunState) SetMigrated(commit string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.migrated = commit
+}
+
+// Migrated reports whether the run applied, or found applied, the
+// migrations of commit.
+func (s *RunState) Migrated(commit string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return commit != "" && s.migrated == commit
 }
 
 // Stamp names this run's releases: the UTC time of the first call, the
@@ -178,7 +195,7 @@ func WithKeys(builtin string) []string {
 		"collectstatic": {"python", "settings"},
 		"sync-static":   {"dest", "python"},
 		"pull":          nil,
-		"migrate":       {"python", "settings"},
+		"migrate":       {"python", "settings", "always"},
 		"reload":        {"method", "path", "pid_file", "unit", "command", "always"},
 		"healthcheck":   {"url", "command", "expect", "timeout", "always", "host", "fail_after"},
 	}[builtin]
