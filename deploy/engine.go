@@ -149,6 +149,14 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 	r.masks = secrets
 	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
 		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
+	x.res.Hosts = names(hosts)
+	for _, p := range prepared {
+		x.res.Steps = append(x.res.Steps, p.title)
+	}
+	x.setUp()
+	if early := x.beforeLock(); early > 0 && before == nil {
+		return x.overlapped(ctx, early)
+	}
 	if err := x.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -164,18 +172,54 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 			p.hosts = slices.DeleteFunc(slices.Clone(p.hosts), func(h *config.Host) bool { return !slices.Contains(keep, h) })
 		}
 	}
-	x.res.Hosts = names(hosts)
-	for _, p := range prepared {
-		x.res.Steps = append(x.res.Steps, p.title)
-	}
 	start := time.Now()
 	if r.DryRun {
 		x.pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
 	}
 	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts})
-	x.runSteps(ctx)
+	x.runSteps(ctx, len(x.steps))
 	x.finish(ctx, start)
 	return x.res, nil
+}
+
+// overlapped runs the first early steps — local steps that change nothing
+// the locks protect (tasks.BeforeLock: the test suite) — while the hosts
+// are dialled and locked, then the rest once the locks are held. A lock
+// that cannot be taken ends the run as it would have before any step.
+func (x *execution) overlapped(ctx context.Context, early int) (*RunResult, error) {
+	locked := make(chan error, 1)
+	go func() { locked <- x.begin(ctx) }()
+	start := time.Now()
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts})
+	x.runSteps(ctx, early)
+	if err := <-locked; err != nil {
+		x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(1), Duration: time.Since(start).Seconds()})
+		return nil, err
+	}
+	defer x.releaseLocks(ctx)
+	x.runSteps(ctx, len(x.steps))
+	x.finish(ctx, start)
+	return x.res, nil
+}
+
+// beforeLock is how many of the first steps may run while the locks are
+// taken: in a real run that takes locks, the leading tasks.BeforeLock
+// steps.
+func (x *execution) beforeLock() int {
+	if !x.record {
+		return 0
+	}
+	n := 0
+	for _, p := range x.steps {
+		if !p.local || p.ps.step.Kind != config.StepBuiltin {
+			break
+		}
+		if _, ok := x.r.Builtins[p.ps.step.Arg].(tasks.BeforeLock); !ok {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // execution is one run of prepared steps.
@@ -188,12 +232,22 @@ type execution struct {
 	res     *RunResult
 	info    LockInfo
 	hosts   []*config.Host // the hosts remote steps run on
+	hasRoot bool           // the run's hosts have a deploy root
 	record  bool           // locked, journaled: a real run with a deploy root
 	locks   []*hostLock    // held until released
+	next    int            // the first step not run yet
 }
 
-// begin takes the locks — or, for a plan, reads the release states.
-func (x *execution) begin(ctx context.Context) error {
+// early reports whether p changes nothing the hosts' guards could see
+// (tasks.BeforeLock: it may run before the locks are held).
+func (x *execution) early(p *prepared) bool {
+	_, ok := x.r.Builtins[p.ps.step.Arg].(tasks.BeforeLock)
+	return p.local && p.ps.step.Kind == config.StepBuiltin && ok
+}
+
+// setUp names the run and sets what its steps share, before anything
+// runs.
+func (x *execution) setUp() {
 	r := x.r
 	x.hosts = remoteHostsOf(x.steps)
 	x.info = newRunInfo(x.task, r.Target)
@@ -202,16 +256,21 @@ func (x *execution) begin(ctx context.Context) error {
 	}
 	x.info.ID = r.State.RunID()
 	x.info.SHA = r.State.SHA() // the commit checked out as the run starts
-	hasRoot := r.DF.App.Path != "" && len(x.hosts) > 0
-	x.record = hasRoot && !r.DryRun
+	x.hasRoot = r.DF.App.Path != "" && len(x.hosts) > 0
+	x.record = x.hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
 	r.batch = r.newGuardBatch(x.steps)
+}
+
+// begin takes the locks — or, for a plan, reads the release states.
+func (x *execution) begin(ctx context.Context) error {
+	r := x.r
 	switch {
 	case x.record:
 		locks, err := r.takeLocks(ctx, x.hosts, x.info)
 		x.locks = locks
 		return err
-	case hasRoot:
+	case x.hasRoot:
 		var failed map[string]error
 		if r.rel, failed = r.readStates(ctx, x.hosts, r.batch); len(failed) > 0 {
 			var problems []string
@@ -227,11 +286,14 @@ func (x *execution) begin(ctx context.Context) error {
 	return nil
 }
 
-// runSteps runs the steps in order until one fails or ctx ends; the rest
-// are not reached.
-func (x *execution) runSteps(ctx context.Context) {
+// runSteps runs the steps in order, up to (not including) step end,
+// from the first not run yet, until one fails or ctx ends; the rest are
+// not reached.
+func (x *execution) runSteps(ctx context.Context, end int) {
 	res := x.res
-	for i, p := range x.steps {
+	for i := x.next; i < end; i++ {
+		p := x.steps[i]
+		x.next = i + 1
 		if ctx.Err() != nil || res.Failure != nil {
 			for _, h := range p.hostNames() {
 				res.Results = append(res.Results, StepResult{Step: i, Host: h, Outcome: NotReached, Status: -1})
@@ -247,7 +309,7 @@ func (x *execution) runSteps(ctx context.Context) {
 		res.Results = append(res.Results, results...)
 		for j := range results {
 			sr := results[j]
-			if sr.Outcome == Changed {
+			if sr.Outcome == Changed && !x.early(p) {
 				x.r.batch.changed()
 			}
 			if sr.Outcome == Failed && !p.ps.step.IgnoreErrors && res.Failure == nil && sr.Reason != errAbort.Error() {

@@ -139,6 +139,14 @@ type LocalStep interface {
 	Local()
 }
 
+// BeforeLock is a local built-in step that changes nothing on the hosts
+// nor in the repository they fetch from — the test suite — so a run may
+// start it while it takes the hosts' locks.
+type BeforeLock interface {
+	LocalStep
+	BeforeLock()
+}
+
 // Step is a step of a task, on one host (or on this machine): every step
 // kind is one — the built-ins, and the run, local and upload steps.
 type Step interface {
