@@ -131,6 +131,7 @@ func (s *Session) connect(df *config.Deployfile, target string, set deploy.SSHSe
 	if err != nil {
 		return nil, err // it names the ssh_config or known_hosts file
 	}
+	df.LoginUser = conns.User
 	return &Target{Name: target, DF: df, Hosts: hosts, Conns: conns}, nil
 }
 

@@ -74,6 +74,16 @@ func Target(df *config.Deployfile, h *config.Host) remote.Target {
 
 // Resolve is where h really is, after ssh_config: "user@hostname:port",
 // jump hosts first. Two aliases of one machine resolve the same.
+// User is the user h logs in as, ssh_config and this machine's user name
+// included ("" for this machine): {{user}}.
+func (c *Connector) User(h *config.Host) string {
+	if h.Local() {
+		return ""
+	}
+	u, _ := c.pool.User(Target(c.df, h))
+	return u
+}
+
 func (c *Connector) Resolve(h *config.Host) (string, error) {
 	if h.Local() {
 		return config.LocalHost, nil

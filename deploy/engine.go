@@ -112,6 +112,10 @@ func (r *Runner) ensureState() {
 // known; the real value is filled in when the step runs.
 const shaPlaceholder = "0000000000000000000000000000000000000000"
 
+// releasePlaceholder stands for {{release}} until the host's release is
+// known.
+const releasePlaceholder = "00000000T000000Z-0000000"
+
 // RefusedError is a task that cannot run on its target as written: found
 // before anything ran.
 type RefusedError struct{ Problems []string }

@@ -58,7 +58,7 @@ type guard struct {
 func guardsOf(hc *hostCmd) []guard {
 	var out []guard
 	if hc.creates != "" {
-		out = append(out, guard{guardCreates, "test -e " + remote.MustQuote(hc.creates), true})
+		out = append(out, guard{guardCreates, "test -e " + remote.MustQuotePath(hc.creates), true})
 	}
 	if hc.unless != "" {
 		out = append(out, guard{guardUnless, hc.unless, true})

@@ -126,7 +126,7 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info Lo
 		// The line is secret-masked like all output, and travels in the
 		// script on stdin.
 		script := fmt.Sprintf("mkdir -p %[1]s && printf '%%s\\n' %[2]s >> %[1]s/journal\n%[3]s",
-			remote.MustQuote(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), unlockScript(dir+"/lock", info.ID))
+			remote.MustQuotePath(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), unlockScript(dir+"/lock", info.ID))
 		if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
 			if err2 := r.onFreshConnection(h, script); err2 != nil {
 				return fmt.Errorf("journal on %s: %w", h.Name, err)
@@ -156,7 +156,7 @@ func (r *Runner) History(ctx context.Context, hosts []*config.Host, n int) ([]Hi
 	byID := map[string]*HistoryEntry{}
 	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
 		var out bytes.Buffer
-		file := remote.MustQuote(stateDir(sc) + "/journal")
+		file := remote.MustQuotePath(stateDir(sc) + "/journal")
 		if err := conn.Run(ctx, &remote.Cmd{Script: "if [ -f " + file + " ]; then cat " + file + "; fi", Stdout: &out, ReadOnly: true}); err != nil {
 			return fmt.Errorf("journal of %s: %w", h.Name, err)
 		}

@@ -243,8 +243,8 @@ else
   fi
   exit %[4]d
 fi
-%[6]s`, remote.MustQuote(base), remote.MustQuote(l.dir), remote.MustQuote(string(data)), lockExitHeld,
-			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript()+"\n"+r.batch.script(h.Name), remote.MustQuote(pendingFile(base, info.ID)))
+%[6]s`, remote.MustQuotePath(base), remote.MustQuotePath(l.dir), remote.MustQuote(string(data)), lockExitHeld,
+			remote.MustQuote(`"id":"`+info.ID+`"`), strategy.StateScript()+"\n"+r.batch.script(h.Name), remote.MustQuotePath(pendingFile(base, info.ID)))
 		var out, errOut bytes.Buffer
 		err = conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out, Stderr: &errOut, Public: r.public(script)})
 		var exit *remote.ExitError
@@ -397,7 +397,7 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 func unlockScript(dir, id string) string {
 	pending := pendingFile(path.Dir(dir), id)
 	return fmt.Sprintf(`if grep -q %[1]s %[2]s/info 2>/dev/null || { [ -d %[2]s ] && [ ! -e %[2]s/info ] && [ -f %[3]s ]; }; then rm -rf %[2]s; fi
-rm -f %[3]s`, remote.MustQuote(`"id":"`+id+`"`), remote.MustQuote(dir), remote.MustQuote(pending))
+rm -f %[3]s`, remote.MustQuote(`"id":"`+id+`"`), remote.MustQuotePath(dir), remote.MustQuotePath(pending))
 }
 
 // cleanupTimeout bounds each command a run still sends once it is over or
@@ -410,10 +410,10 @@ func (r *Runner) Unlock(ctx context.Context, hosts []*config.Host, remove bool) 
 	held := map[string]string{}
 	var mu sync.Mutex
 	err := r.onEachHost(ctx, hosts, func(h *config.Host, conn remote.Conn, sc *config.Scope) error {
-		dir := remote.MustQuote(stateDir(sc) + "/lock")
+		dir := remote.MustQuotePath(stateDir(sc) + "/lock")
 		script := "if [ -d " + dir + " ]; then cat " + dir + "/info 2>/dev/null || echo '(empty lock)'; fi"
 		if remove {
-			script += "; rm -rf " + dir + "; rm -f " + remote.MustQuote(stateDir(sc)) + "/lock-pending.*"
+			script += "; rm -rf " + dir + "; rm -f " + remote.MustQuotePath(stateDir(sc)) + "/lock-pending.*"
 		}
 		var out bytes.Buffer
 		if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &out}); err != nil {

@@ -118,8 +118,8 @@ func (pl *planner) problem(format string, args ...any) {
 	pl.problems = append(pl.problems, fmt.Sprintf(format, args...))
 }
 
-// scopeOf is the variables of h (nil: this machine), {{sha}} a
-// placeholder until the push step knows it.
+// scopeOf is the variables of h (nil: this machine), {{sha}} and
+// {{release}} placeholders until the run knows them.
 func (pl *planner) scopeOf(h *config.Host) (*config.Scope, error) {
 	key := config.LocalHost + "\x00"
 	if h != nil {
@@ -133,6 +133,9 @@ func (pl *planner) scopeOf(h *config.Host) (*config.Scope, error) {
 		return nil, err
 	}
 	s = s.With("sha", shaPlaceholder)
+	if path := s.Get("path"); path != "" {
+		s = s.With("release", releasePlaceholder).With("release_path", strings.TrimSuffix(path, "/")+"/releases/"+releasePlaceholder)
+	}
 	for _, sec := range s.Secrets() {
 		pl.secrets[sec] = true
 	}
@@ -237,7 +240,7 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 // expandShell puts each {{name}} into shell text as one quoted word, so a
 // value can never become a command.
 func expandShell(sc *config.Scope, text string) (string, error) {
-	return sc.Expand(text, remote.Quote)
+	return sc.Expand(text, remote.QuotePath)
 }
 
 // fill fills in the variables of a step for one scope.
@@ -331,23 +334,53 @@ func names(hosts []*config.Host) []string {
 
 // refill fills a step's variables again when it is about to run: {{sha}}
 // is known only once the commit to deploy is (push records it), and in a
-// rollback it is the commit each host goes back to.
+// rollback it is the commit each host goes back to; {{release}} and
+// {{release_path}} once the host's release is (pull makes it).
 func (r *Runner) refill(p *prepared, host string) (*hostCmd, error) {
 	s, hc := p.ps.step, p.cmds[host]
-	if !s.Uses("sha") {
+	usesSHA, usesRelease := s.Uses("sha"), s.Uses("release") || s.Uses("release_path")
+	if !usesSHA && !usesRelease {
 		return hc, nil
 	}
-	sha := r.State.SHA()
-	if p.rollback {
-		sha = r.rollbackTo[host].SHA
+	sc := hc.scope
+	if usesSHA {
+		sha := r.State.SHA()
+		if p.rollback {
+			sha = r.rollbackTo[host].SHA
+		}
+		if sha == "" {
+			return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
+		}
+		sc = sc.With("sha", sha)
 	}
-	if sha == "" {
-		return nil, errors.New("{{sha}} is not known yet: the push step sets it (or the commit checked out, when this machine has the repository)")
+	if usesRelease {
+		name, dir := r.releaseOf(host)
+		if name == "" && r.DryRun {
+			name, dir = releasePlaceholder, hc.scope.Get("path")+"/releases/"+releasePlaceholder
+		}
+		if name == "" {
+			return nil, errors.New("{{release}} is not known yet: the pull step makes the release (or one must be in use on the host)")
+		}
+		sc = sc.With("release", name).With("release_path", dir)
 	}
-	filled, err := fill(s, hc.scope.With("sha", sha))
+	filled, err := fill(s, sc)
 	if err != nil {
 		return nil, err
 	}
 	filled.src, filled.builds = hc.src, hc.builds
 	return filled, nil
+}
+
+// releaseOf is the release a step on host works on, and its directory:
+// the one this run prepared there, else the one in use; "" when neither.
+func (r *Runner) releaseOf(host string) (name, dir string) {
+	hr := r.rel.get(host)
+	if hr == nil || hr.strategy == nil {
+		return "", ""
+	}
+	name = cmp.Or(hr.st.Prepared, hr.st.Current)
+	if name == "" || name == newRelease {
+		return "", ""
+	}
+	return name, hr.strategy.ReleaseDir(name)
 }

@@ -76,7 +76,7 @@ func (b *guardBatch) stepScript(index int, hc *hostCmd) (string, error) {
 	var s strings.Builder
 	s.WriteString("(\n" + exports)
 	if hc.dir != "" {
-		fmt.Fprintf(&s, "cd %s 2>/dev/null || exit 0\n", remote.MustQuote(hc.dir))
+		fmt.Fprintf(&s, "cd %s 2>/dev/null || exit 0\n", remote.MustQuotePath(hc.dir))
 	}
 	verdict := func(v string) string {
 		return fmt.Sprintf("printf '%%s %%d %%s\\n' %s %d %s", remote.MustQuote(b.mark), index, v)

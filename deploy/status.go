@@ -107,7 +107,7 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 		hs.Error = r.DF.File + " has no [app] path"
 		return hs
 	}
-	journal := remote.MustQuote(stateDir(sc) + "/journal")
+	journal := remote.MustQuotePath(stateDir(sc) + "/journal")
 	script := s.StateScript() + "\nif [ -f " + journal + " ]; then echo \"journal $(tail -n 1 " + journal + ")\"; fi"
 	if probe != "" {
 		// The answer, on one line; its failure does not fail the status.

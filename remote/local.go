@@ -82,7 +82,15 @@ func (l Local) Run(ctx context.Context, cmd *Cmd) error {
 }
 
 // Upload copies local to dest on this machine, atomically per file.
+// A dest under "~/" is under this user's home.
 func (Local) Upload(ctx context.Context, local, dest string) error {
+	if dest == "~" || strings.HasPrefix(dest, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return fmt.Errorf("upload to %s: %w", dest, err)
+		}
+		dest = filepath.Join(home, HomeRelative(dest))
+	}
 	return walkUpload(ctx, local, dest, localFS{})
 }
 

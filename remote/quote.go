@@ -36,6 +36,38 @@ func MustQuote(s string) string {
 	return q
 }
 
+// QuotePath is Quote for a path on a host, where "~" and a leading "~/"
+// mean the login user's home, as in ssh and scp: "~/apps/x" becomes
+// "$HOME"/apps/x, which sh expands there. Any other value is Quote's.
+func QuotePath(s string) (string, error) {
+	if s == "~" {
+		return `"$HOME"`, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "~/"); ok {
+		q, err := Quote(rest)
+		return `"$HOME"/` + q, err
+	}
+	return Quote(s)
+}
+
+// MustQuotePath is QuotePath for strings known to hold no NUL byte.
+func MustQuotePath(s string) string {
+	q, err := QuotePath(s)
+	if err != nil {
+		panic(err)
+	}
+	return q
+}
+
+// HomeRelative is a path for SFTP, which resolves a relative path
+// against the login user's home: "~/x" is "x", "~" is ".".
+func HomeRelative(p string) string {
+	if p == "~" {
+		return "."
+	}
+	return strings.TrimPrefix(p, "~/")
+}
+
 // QuoteArgs quotes each argument and joins them with spaces: a command
 // line that sh splits back into exactly args.
 func QuoteArgs(args []string) (string, error) {

@@ -60,3 +60,26 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// A path under "~/" reaches sh as a path under $HOME; "~" alone is
+// $HOME; any other "~" is text.
+func TestQuotePath(t *testing.T) {
+	t.Setenv("HOME", "/home/it's me")
+	for in, want := range map[string]string{
+		"~":             "/home/it's me",
+		"~/apps/my $x":  "/home/it's me/apps/my $x",
+		"~user/x":       "~user/x",
+		"/srv/~/x":      "/srv/~/x",
+		"relative/path": "relative/path",
+		"~~/x":          "~~/x",
+	} {
+		q, err := QuotePath(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("sh", "-c", "printf %s "+q).Output()
+		if err != nil || string(out) != want {
+			t.Errorf("QuotePath(%q) = %s → %q, want %q (%v)", in, q, out, want, err)
+		}
+	}
+}

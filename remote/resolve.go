@@ -36,3 +36,13 @@ func identity(e *endpoint) string {
 	host.hostname = strings.ToLower(e.hostname)
 	return host.user + "@" + host.addr()
 }
+
+// User is the user target logs in as: its own, else ssh_config's User,
+// else this machine's user name, as ssh decides. It connects to nothing.
+func (p *Pool) User(t Target) (string, error) {
+	e, err := p.config.resolve(t)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", t, err)
+	}
+	return e.user, nil
+}

@@ -15,6 +15,7 @@ import (
 // Upload copies a file or directory tree to dest over SFTP. Each file is
 // written to a temporary name, given its mode, then renamed over dest with
 // posix-rename@openssh.com, so readers see the old file or the new one.
+// A dest under "~/" is under the login user's home.
 func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 	pc, err := c.live(ctx)
 	if err != nil {
@@ -31,7 +32,7 @@ func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 	result := make(chan error, 1)
 	go func() {
 		defer release()
-		result <- c.upload(ctx, pc, local, dest)
+		result <- c.upload(ctx, pc, local, HomeRelative(dest))
 	}()
 	select {
 	case err := <-result:

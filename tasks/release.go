@@ -46,7 +46,9 @@ type AfterSwitch interface {
 	AfterSwitch()
 }
 
-var q = remote.MustQuote
+// q quotes a word of a remote command; a path under "~/" is under the
+// login user's home (remote.QuotePath).
+var q = remote.MustQuotePath
 
 // run runs a script on the host of env, its output to env's streams.
 func run(ctx context.Context, env *Env, script string) error {

@@ -20,6 +20,10 @@ type Deployfile struct {
 	Tasks  map[string]*Task
 	// Overrides are the --var values; they win over every definition.
 	Overrides map[string]string
+	// LoginUser, when set, is the user a host logs in as when neither its
+	// spec nor [ssh] user names one (ssh_config's User, else this
+	// machine's user name): {{user}}. The connector knows it.
+	LoginUser func(h *Host) string
 
 	GroupOrder []string // groups in file order
 	TaskOrder  []string // tasks in file order
@@ -202,7 +206,8 @@ func Builtins() []string { return tasks.Names() }
 // BuiltinVars are the variables every command may use without defining
 // them; {{python}} is [app] python.
 func BuiltinVars() []string {
-	return []string{"host", "user", "path", "release", "sha", "current", "python"}
+	return []string{"host", "user", "path", "release", "sha", "current", "python",
+		"release_path", "shared_path", "current_path"}
 }
 
 // Uses reports whether any text of the step uses the variable {{name}}.

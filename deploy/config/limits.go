@@ -267,7 +267,8 @@ func (d *decoder) checkVarSizes(df *Deployfile, overrides map[string]string) {
 	for _, h := range df.hosts {
 		add(h.Vars)
 	}
-	builtin := map[string]int{"python": len(df.App.Python), "user": len(df.SSH.User), "sha": 64, "release": 64}
+	builtin := map[string]int{"python": len(df.App.Python), "user": len(df.SSH.User), "sha": 64, "release": 64,
+		"release_path": len(df.App.Path) + 100, "shared_path": len(df.App.Path) + 10, "current_path": len(df.App.Path) + 10}
 	for _, h := range df.hosts {
 		builtin["host"] = max(builtin["host"], len(h.Name))
 		builtin["user"] = max(builtin["user"], len(h.User))

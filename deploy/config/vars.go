@@ -41,7 +41,10 @@ func (df *Deployfile) Scope(h *Host) (*Scope, error) {
 	}
 	if h != nil {
 		s.vars["host"] = h.Name
-		s.vars["user"] = cmp.Or(h.User, df.SSH.User) // as the connection logs in; ssh_config may still decide
+		s.vars["user"] = cmp.Or(h.User, df.SSH.User)
+		if s.vars["user"] == "" && df.LoginUser != nil {
+			s.vars["user"] = df.LoginUser(h) // from ssh_config, as the connection logs in
+		}
 	}
 	// A value may use other variables ("{{root}}/{{host}}"): resolve them
 	// depth-first, refusing a loop. Values from the environment are taken
@@ -105,6 +108,10 @@ func (df *Deployfile) Scope(h *Host) (*Scope, error) {
 			s.vars["current"] = path // the work tree is the release in use
 		default:
 			s.vars["current"] = strings.TrimSuffix(path, "/") + "/current"
+		}
+		if path != "" {
+			s.vars["current_path"] = s.vars["current"]
+			s.vars["shared_path"] = strings.TrimSuffix(path, "/") + "/shared"
 		}
 	}
 	// Longest first, so a secret that contains another is masked whole.
