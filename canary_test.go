@@ -193,6 +193,10 @@ var withOptions = map[string]map[string]string{
 		"unit":     `{ method = "systemctl", unit = %[1]s, always = true }`,
 		"command":  `{ method = "command", command = %[1]s, always = true }`,
 		"always":   `{ method = "touch", path = "x", always = %[1]s }`,
+		"wsgi":     `{ method = "gunicorn", wsgi = %[1]s, bind = "127.0.0.1:1", always = true }`,
+		"bind":     `{ method = "gunicorn", wsgi = "x.wsgi", bind = %[1]s, always = true }`,
+		"workers":  `{ method = "gunicorn", wsgi = "x.wsgi", bind = "127.0.0.1:1", workers = %[1]s, always = true }`,
+		"python":   `{ method = "gunicorn", wsgi = "x.wsgi", bind = "127.0.0.1:1", python = %[1]s, always = true }`,
 	},
 	"healthcheck": {
 		"command":    `{ command = %[1]s, expect = "", timeout = "1s", always = true }`,

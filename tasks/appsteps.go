@@ -240,13 +240,19 @@ kill -HUP "$pid"`, nil
 			return "", errors.New(`reload with method "systemctl" needs with.unit`)
 		}
 		return "systemctl reload " + q(str("unit")), nil
+	case "gunicorn":
+		_, strategy, err := releaseOf(env)
+		if err != nil {
+			return "", err
+		}
+		return gunicornScript(env, strategy)
 	case "command":
 		if str("command") == "" {
 			return "", errors.New(`reload with method "command" needs with.command`)
 		}
 		return str("command"), nil
 	default:
-		return "", fmt.Errorf("unknown reload method %q: touch, hup, systemctl or command", method)
+		return "", fmt.Errorf("unknown reload method %q: gunicorn, touch, hup, systemctl or command", method)
 	}
 }
 

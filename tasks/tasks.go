@@ -204,7 +204,7 @@ func WithKeys(builtin string) []string {
 		"sync-static":   {"dest", "python"},
 		"pull":          nil,
 		"migrate":       {"python", "settings", "always"},
-		"reload":        {"method", "path", "pid_file", "unit", "command", "always"},
+		"reload":        {"method", "path", "pid_file", "unit", "command", "always", "wsgi", "bind", "workers", "python"},
 		"healthcheck":   {"url", "command", "expect", "timeout", "always", "host", "fail_after"},
 	}[builtin]
 }

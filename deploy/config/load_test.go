@@ -107,7 +107,7 @@ func TestBadDeployfiles(t *testing.T) {
 			`Deployfile:4:16: tasks.t.steps[2].run holds the control character carriage return (U+000D) — save the file with LF line ends, or remove the \r`,
 			`Deployfile:5:28: tasks.t.steps[3].name holds the control character tab (U+0009) — ` + oneLine}},
 		{"unknown-with-key.toml", []string{
-			`Deployfile:4:69: unknown key "pid_fiel" in the with table of builtin reload — did you mean "pid_file"? (allowed keys are method, path, pid_file, unit, command, always)`}},
+			`Deployfile:4:69: unknown key "pid_fiel" in the with table of builtin reload — did you mean "pid_file"? (allowed keys are method, path, pid_file, unit, command, always, wsgi, bind, workers, python)`}},
 		{"nan-in-with.toml", []string{
 			`Deployfile:4:98: tasks.t.steps[1].with.fail_after is NaN, not a number deploy can use — write a finite number`,
 			`Deployfile:4:113: tasks.t.steps[1].with.timeout is -Inf, not a number deploy can use — write a finite number`}},
