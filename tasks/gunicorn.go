@@ -32,7 +32,10 @@ import (
 // changed interpreter (a new virtualenv): a new master is started beside
 // the old one on the same socket (reuse_port) and, once it has its
 // workers, the old one is retired with TERM (it finishes its requests).
-// A master that exits meanwhile — the release fails to boot — fails the
+// Before a running server is asked to load the release, the release must
+// import its WSGI module with the app's environment (a preflight): one
+// that cannot fails the step while the old workers still serve. A master
+// that exits anyway — the release fails to boot in a worker — fails the
 // step at once, with the end of gunicorn.log.
 
 // gunicornSettings are the with keys of method "gunicorn".
@@ -164,8 +167,19 @@ start() {
   done
   echo "$want" > gunicorn.python
 }
+# preflight: the release loads its WSGI app with the app's environment,
+# before a running server is asked to load it: a release that does not
+# stops here, while the old workers still serve.
+preflight() {
+  if ! (cd %[7]s && "$py" -c 'import importlib, sys; sys.path.insert(0, "."); importlib.import_module(sys.argv[1].split(":")[0])' %[8]s) >gunicorn.preflight 2>&1; then
+    echo "the release failed to boot: importing "%[8]s" fails; the running server was left as it was" >&2
+    tail -n 5 gunicorn.preflight | sed 's/^/  /' >&2
+    exit 1
+  fi
+}
 pid=$(cat gunicorn.pid 2>/dev/null || true)
 have=$(cat gunicorn.python 2>/dev/null || true)
+if alive "$pid"; then preflight; fi
 if ! alive "$pid"; then
   start gunicorn.pid
   echo "gunicorn started (pid $(cat gunicorn.pid), $workers workers, $py)"
@@ -195,5 +209,5 @@ else
   if ! alive "$pid"; then echo "gunicorn's master exited on reload: the release failed to boot" >&2; logtail; exit 1; fi
   echo "gunicorn reloaded (pid $pid): every worker replaced"
 fi`, q(shared), q(s.python), s.workers, s.timeout, envLines.String(),
-		gunicornConf(s, strategy.Dir(), shared)), nil
+		gunicornConf(s, strategy.Dir(), shared), q(strategy.Dir()), q(s.wsgi)), nil
 }
