@@ -162,12 +162,13 @@ func TestInit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the starter does not validate: %v", err)
 	}
-	if df.App.Name != "mysite" || df.Vars["settings"].Value != "mysite.settings" || df.App.Path != "/srv/mysite" {
-		t.Errorf("starter did not pick up the project: %+v, settings %+v", df.App, df.Vars["settings"])
+	if df.App.Name != "mysite" || df.Vars["settings"].Value != "mysite.settings" || df.App.Path != "~/apps/mysite" || df.SSH.User != "" {
+		t.Errorf("starter did not pick up the project: %+v, settings %+v, ssh user %q", df.App, df.Vars["settings"], df.SSH.User)
 	}
-	reload := df.Tasks["deploy"].Steps[len(df.Tasks["deploy"].Steps)-1]
-	if reload.With["path"] != "mysite/wsgi.py" {
-		t.Errorf("reload touches %v", reload.With["path"])
+	steps := df.Tasks["deploy"].Steps
+	reload := steps[len(steps)-2]
+	if reload.Arg != "reload" || reload.With["method"] != "gunicorn" || reload.With["wsgi"] != "mysite.wsgi" {
+		t.Errorf("reload: %s %v", reload.Arg, reload.With)
 	}
 
 	before, _ := os.ReadFile(file)

@@ -120,6 +120,7 @@ func Starter(p StarterProject) ([]byte, error) {
 	err = t.Execute(&buf, map[string]string{
 		"Name": p.Name, "NameTOML": tomlString(p.Name), "RepoTOML": tomlString(p.Repo),
 		"BranchTOML": tomlString(p.Branch), "SettingsTOML": tomlString(p.Settings), "WSGIPath": p.WSGIPath,
+		"WSGIModuleTOML": tomlString(strings.TrimSuffix(strings.ReplaceAll(p.WSGIPath, "/", "."), ".py")),
 	})
 	return buf.Bytes(), err
 }
