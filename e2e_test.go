@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,8 +191,14 @@ func TestSuperbookDeploy(t *testing.T) {
 	pids := map[string]int{}
 	for _, h := range []string{"web1", "web2"} {
 		sb.waitServes(t, h, sha)
-		if !strings.Contains(sb.get(t, h, "/"), "0 books") {
+		home := sb.get(t, h, "/")
+		if !strings.Contains(home, "0 books") {
 			t.Errorf("%s: the home page does not read the migrated database", h)
+		}
+		// ManifestStaticFilesStorage names the hashed file: the release
+		// has Django's staticfiles.json, though the files are on static1.
+		if !regexp.MustCompile(`href="/static/books/site\.[0-9a-f]{12}\.css"`).MatchString(home) {
+			t.Errorf("%s: the home page does not name the hashed CSS (no staticfiles.json in the release?):\n%s", h, home)
 		}
 		pids[h] = sb.masterPID(h)
 		if rel := sb.releases(t, h); len(rel) != 1 || !strings.HasSuffix(rel[0], "-"+sha[:7]) {

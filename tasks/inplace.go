@@ -69,7 +69,8 @@ git cat-file -e %[3]s^{commit}
 prev=$(git rev-parse HEAD 2>/dev/null || true)
 git reset --quiet --hard %[3]s
 echo %[3]s > REVISION
-%[4]s`, q(s.root()), q(s.app.Repo), q(commit), writeRecord(s.root(), rec, map[string]string{"previous": "prev"}))
+%[5]s%[4]s`, q(s.root()), q(s.app.Repo), q(commit), writeRecord(s.root(), rec, map[string]string{"previous": "prev"}),
+		djangoManifestScript(env))
 	if err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr,
 		ForwardAgent: s.app.ForwardAgent}); err != nil {
 		return Release{}, err

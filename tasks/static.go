@@ -113,8 +113,14 @@ func (collectstaticStep) Run(ctx context.Context, env *Env, found Verdict) error
 	}
 	// STATIC_ROOT is the project's setting; the build goes to our
 	// directory without touching the project's files.
-	code := fmt.Sprintf("from django.conf import settings\nsettings.STATIC_ROOT = %s\n"+
-		"from django.core.management import call_command\ncall_command('collectstatic', interactive=False, verbosity=1)\n", pyString(dir))
+	// Where the project's STATIC_ROOT is, relative to it, is kept: the
+	// release gets Django's manifest there (djangoManifest).
+	code := fmt.Sprintf("import os\nfrom django.conf import settings\n"+
+		"orig = settings.STATIC_ROOT\nrel = os.path.relpath(os.path.abspath(str(orig)), os.getcwd()) if orig else ''\n"+
+		"settings.STATIC_ROOT = %[1]s\n"+
+		"from django.core.management import call_command\ncall_command('collectstatic', interactive=False, verbosity=1)\n"+
+		"open(os.path.join(%[1]s, %[2]s), 'w').write('' if rel.startswith('..') or os.path.isabs(rel) else rel)\n",
+		pyString(dir), pyString(staticRootName))
 	script := "cd " + q(repo.Dir()) + "\n" + managePyPython(env) + " manage.py shell" + settingsFlag(env) + " -c " + q(code)
 	if err := env.Conn.Run(ctx, &remote.Cmd{Script: script, Env: env.CmdEnv, Stdout: env.Stdout, Stderr: env.Stderr}); err != nil {
 		return fmt.Errorf("collectstatic: %w", err)
@@ -150,6 +156,52 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, data, 0o644)
+}
+
+// staticRootName, in the static build, holds where the project's
+// STATIC_ROOT is, relative to the project ("" when outside it or unset).
+const staticRootName = ".static-root"
+
+// djangoManifestName is ManifestStaticFilesStorage's manifest.
+const djangoManifestName = "staticfiles.json"
+
+// djangoManifest is the static build's staticfiles.json — the manifest
+// ManifestStaticFilesStorage reads to name the hashed files — and where
+// the project's STATIC_ROOT is, relative to the project, when collectstatic
+// made both: each new release gets a copy there, since the app hosts
+// need it even when a static host serves the files. ok is false when
+// there is nothing to copy.
+func djangoManifest(env *Env) (rel string, data []byte, ok bool) {
+	if env.Laptop == nil {
+		return "", nil, false
+	}
+	repo, err := OpenRepo(env.Laptop.Dir)
+	if err != nil {
+		return "", nil, false
+	}
+	dir := staticDir(repo)
+	r, err1 := os.ReadFile(filepath.Join(dir, staticRootName))
+	data, err2 := os.ReadFile(filepath.Join(dir, djangoManifestName))
+	rel = strings.TrimSpace(string(r))
+	if err1 != nil || err2 != nil || rel == "" || checkBuildOutput(rel) != nil || bytes.IndexByte(data, 0) >= 0 ||
+		bytes.Contains(data, []byte(manifestEnd)) || strings.ContainsAny(rel, "\n\x00") {
+		return "", nil, false
+	}
+	return rel, data, true
+}
+
+// manifestEnd ends the here-document that carries staticfiles.json.
+const manifestEnd = "DEPLOY_STATIC_MANIFEST_END"
+
+// djangoManifestScript writes staticfiles.json into the release (the
+// current directory), when there is one to write.
+func djangoManifestScript(env *Env) string {
+	rel, data, ok := djangoManifest(env)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("mkdir -p %[1]s\ncat > %[1]s/%[2]s <<'%[3]s'\n%[4]s\n%[3]s\n", q(rel), djangoManifestName, manifestEnd,
+		strings.TrimRight(string(data), "\n"))
 }
 
 // errNoStaticBuild is sync-static before any collectstatic.

@@ -158,8 +158,9 @@ echo %[7]s"$rel"`, q(s.root()), q(s.app.Repo), q(commit), sha7(commit), q(name),
 	// The builds run in the release, then the release is recorded
 	// prepared. With forward_agent only the fetch may use this machine's
 	// agent: the builds are a command of their own then, without it.
+	manifest := djangoManifestScript(env)
 	finish := func(rel string) string {
-		return fmt.Sprintf("p=%s\nrel=%s\ncd \"$p/releases/$rel\"\n%s%s\n", q(s.root()), rel, builds.String(),
+		return fmt.Sprintf("p=%s\nrel=%s\ncd \"$p/releases/$rel\"\n%s%s%s\n", q(s.root()), rel, manifest, builds.String(),
 			writeRecord(s.root(), rec, map[string]string{"release": "rel"}))
 	}
 	if !s.app.ForwardAgent {
