@@ -31,13 +31,13 @@ func pollsApp(t *testing.T, work string) {
 		"polls/models.py": "from django.db import models\n\n\nclass Question(models.Model):\n    text = models.CharField(max_length=200)\n",
 		"polls/views.py": "from django.shortcuts import render\n\nfrom .models import Question\n\n\n" +
 			"def index(request):\n    return render(request, 'polls/index.html', {'count': Question.objects.count()})\n",
-		"polls/urls.py":                         "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
-		"polls/templates/polls/index.html":      "{% load static %}<link rel=\"stylesheet\" href=\"{% static 'polls/style.css' %}\"><p>{{ count }} questions</p>\n",
-		"polls/static/polls/style.css":          "body { color: teal; }\n",
-		"polls/tests.py":                        "from django.test import TestCase\n\n\nclass Smoke(TestCase):\n    def test_index(self):\n        self.assertContains(self.client.get('/polls/'), '0 questions')\n",
-		".gitignore":                            "__pycache__/\ndb.sqlite3\nlocal_only.txt\n",
-		"local_only.txt":                        "this machine only\n",
-		"mysite/urls.py":                        "from django.contrib import admin\nfrom django.urls import include, path\n\nurlpatterns = [path('admin/', admin.site.urls), path('polls/', include('polls.urls'))]\n",
+		"polls/urls.py":                    "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
+		"polls/templates/polls/index.html": "{% load static %}<link rel=\"stylesheet\" href=\"{% static 'polls/style.css' %}\"><p>{{ count }} questions</p>\n",
+		"polls/static/polls/style.css":     "body { color: teal; }\n",
+		"polls/tests.py":                   "from django.test import TestCase\n\n\nclass Smoke(TestCase):\n    def test_index(self):\n        self.assertContains(self.client.get('/polls/'), '0 questions')\n",
+		".gitignore":                       "__pycache__/\ndb.sqlite3\nlocal_only.txt\n",
+		"local_only.txt":                   "this machine only\n",
+		"mysite/urls.py":                   "from django.contrib import admin\nfrom django.urls import include, path\n\nurlpatterns = [path('admin/', admin.site.urls), path('polls/', include('polls.urls'))]\n",
 	}
 	for name, content := range files {
 		if err := os.MkdirAll(filepath.Join(work, filepath.Dir(name)), 0o755); err != nil {
@@ -135,6 +135,10 @@ func TestStartprojectDeploys(t *testing.T) {
 		return resp.StatusCode, string(body)
 	}
 
+	// A plan of the fresh project, before anything exists on the hosts.
+	if code, out, errOut := runCLI(t, append(flags, "plan", "prod")...); code != 0 || !strings.Contains(out+errOut, "would run") {
+		t.Errorf("plan of a fresh project: exit %d\n%s\n%s", code, out, errOut)
+	}
 	start := time.Now()
 	deploy(0, "the Deployfile")
 	t.Logf("first deploy: %s", time.Since(start).Round(10*time.Millisecond))
