@@ -241,3 +241,37 @@ func TestGunicornBootFailureRollsBack(t *testing.T) {
 		t.Errorf("requests failed for %s: the broken release reached the running server", lastFail.Sub(firstFail))
 	}
 }
+
+// The reload method "hup" with gunicorn started by the sample's own
+// command: the reload returns once every worker of before the HUP has
+// exited, with the same master, so the new release answers at once.
+func TestHUPMethodWaitsForNewWorkers(t *testing.T) {
+	t.Parallel()
+	sb := newSuperbook(t, "web1")
+	sb.deploy(t, 0) // gunicorn started by the reload command
+	master := sb.masterPID("web1")
+	old := workersOf(master)
+	file := filepath.Join(sb.work, "Deployfile")
+	data, _ := os.ReadFile(file)
+	text := string(data)
+	start := strings.Index(text, `  { builtin = "reload"`)
+	end := strings.Index(text[start:], `""" } },`) + len(`""" } },`)
+	text = text[:start] + `  { builtin = "reload", on = "web", with = { method = "hup", pid_file = "{{path}}/shared/gunicorn.pid" } },` + text[start+end:]
+	// Any release passes this check: what proves the new one answers is
+	// the reload.
+	text = strings.Replace(text, `expect = "ok {{sha}}"`, `expect = "ok "`, 1)
+	os.WriteFile(file, []byte(text), 0o644)
+	sha := sb.commit(t, "hup", nil)
+	sb.deploy(t, 0)
+	if got := strings.TrimSpace(sb.get(t, "web1", "/health")); got != "ok "+sha {
+		t.Errorf("right after the deploy web1 answers %q, want ok %s", got, sha)
+	}
+	if sb.masterPID("web1") != master {
+		t.Errorf("the master changed")
+	}
+	for _, w := range workersOf(master) {
+		if slices.Contains(old, w) {
+			t.Errorf("worker %d of before the reload still runs", w)
+		}
+	}
+}

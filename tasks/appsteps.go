@@ -232,9 +232,25 @@ func reloadScript(env *Env) (string, error) {
 		if pidFile == "" {
 			return "", errors.New(`reload with method "hup" needs with.pid_file, gunicorn's --pid file`)
 		}
+		// gunicorn retires its old workers on HUP: once they are gone,
+		// whatever answers (the health check) is a new worker, with the
+		// release in use.
 		return "pidfile=" + q(pidFile) + `
 pid=$(cat "$pidfile") || { echo "no pid file $pidfile: is the server running?" >&2; exit 1; }
-kill -HUP "$pid"`, nil
+old=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v m="$pid" '$2 == m { print $1 }' | tr '
+' ' ')
+kill -HUP "$pid"
+i=0
+while :; do
+  left=
+  for w in $old; do if kill -0 "$w" 2>/dev/null; then left="$left $w"; fi; done
+  [ -n "$left" ] || break
+  kill -0 "$pid" 2>/dev/null || { echo "the server's master (pid $pid) exited on reload: the release failed to boot" >&2; exit 1; }
+  i=$((i + 1))
+  [ "$i" -le 600 ] || { echo "the server's old workers ($left) did not exit in 60s" >&2; exit 1; }
+  sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null || { echo "the server's master (pid $pid) exited on reload: the release failed to boot" >&2; exit 1; }`, nil
 	case "systemctl":
 		if str("unit") == "" {
 			return "", errors.New(`reload with method "systemctl" needs with.unit`)
