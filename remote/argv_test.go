@@ -4,8 +4,8 @@ package remote_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,4 +62,3 @@ func TestOnlyPublicScriptsInArgv(t *testing.T) {
 		})
 	}
 }
-
