@@ -436,6 +436,12 @@ func newCanaryRig(t *testing.T) *canaryRig {
 	if err := os.WriteFile(filepath.Join(r.work, "upfile"), []byte("data\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The Deployfiles the rig writes are not the project's: git ignores
+	// them, so the runs' git steps see a clean work tree.
+	mustSh(t, r.work, "git", "rm", "-q", "--cached", "Deployfile")
+	if err := os.WriteFile(filepath.Join(r.work, ".git", "info", "exclude"), []byte("/Deployfile*\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mustSh(t, r.work, "git", "add", ".")
 	mustSh(t, r.work, "git", "commit", "-q", "-m", "upfile")
 	mustSh(t, r.work, "git", "push", "-q", "origin", "main")

@@ -35,6 +35,7 @@ type GlobalOptions struct {
 	DryRun            bool
 	LockWait          time.Duration
 	Message           string // -m, for the commit step
+	AddUntracked      bool   // --add-untracked, for the commit step
 	Retest            bool
 	Branch            string
 	SSHConfig         string
@@ -66,6 +67,7 @@ func (f *Factory) Session(c *cli.Context) *Session {
 			DryRun:            c.Bool("dry-run"),
 			LockWait:          c.Duration("lock-wait"),
 			Message:           c.String("message"),
+			AddUntracked:      c.Bool("add-untracked"),
 			Retest:            c.Bool("retest"),
 			Branch:            c.String("branch"),
 			SSHConfig:         c.String("ssh-config"),
@@ -214,16 +216,17 @@ func (s *Session) TaskRunner(t *Target, pr deploy.Printer) *deploy.Runner {
 }
 
 // laptop is this machine's side of a run: the repository the Deployfile
-// is in, the command line's -m, --retest and --branch, and a way to run a
-// task here for the test step.
+// is in, the command line's -m, --add-untracked, --retest and --branch,
+// and a way to run a task here for the test step.
 func (s *Session) laptop(t *Target, pr deploy.Printer, state *tasks.RunState) *tasks.Laptop {
 	abs, _ := filepath.Abs(t.DF.File)
 	l := &tasks.Laptop{
-		Dir:     filepath.Dir(abs),
-		Remote:  t.DF.App.Remote,
-		Branch:  cmp.Or(s.Branch, t.DF.App.Branch),
-		Message: s.Message,
-		Retest:  s.Retest,
+		Dir:          filepath.Dir(abs),
+		Remote:       t.DF.App.Remote,
+		Branch:       cmp.Or(s.Branch, t.DF.App.Branch),
+		Message:      s.Message,
+		AddUntracked: s.AddUntracked,
+		Retest:       s.Retest,
 	}
 	if repo, err := tasks.OpenRepo(l.Dir); err == nil {
 		if head, err := repo.Head(); err == nil {

@@ -18,7 +18,7 @@ here = ["local"]
 [vars]
 out = %q
 [tasks.test]
-steps = [{ local = "echo testing; [ \"$TESTS_OK\" = 1 ] || { echo 'FAIL: test_home' >&2; exit 1; }" }]
+steps = [{ local = "echo testing; touch {{out}}/tested; [ \"$TESTS_OK\" = 1 ] || { echo 'FAIL: test_home' >&2; exit 1; }" }]
 [tasks.deploy]
 steps = [
   { builtin = "test" },
@@ -26,6 +26,10 @@ steps = [
   { builtin = "push" },
   { local = "touch {{out}}/deployed-{{sha}}", creates = "{{out}}/deployed-{{sha}}", name = "release" },
 ]
+[tasks.take]
+steps = [{ builtin = "test" }, { builtin = "commit", with = { add_untracked = true } }, { builtin = "push" }]
+[tasks.ship]
+steps = [{ builtin = "test" }, { builtin = "push" }]
 `
 
 func gitDeployProject(t *testing.T) (bare, dir, out string, flags []string) {
@@ -51,7 +55,11 @@ func TestDeployTestCommitPush(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.py"), []byte("print('v2')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// An ignored file is no concern of the run.
 	if err := os.WriteFile(filepath.Join(dir, "scratch.txt"), []byte("not for git\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".git", "info", "exclude"), []byte("scratch.txt\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, errOut := runCLI(t, append(flags, "here", "-m", "Greet in v2")...)
@@ -65,13 +73,16 @@ func TestDeployTestCommitPush(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "deployed-"+sha)); err != nil {
 		t.Errorf("the release step did not get the pushed sha: %v", err)
 	}
-	if st := mustSh(t, dir, "git", "status", "--porcelain"); st != "?? scratch.txt" {
-		t.Errorf("untracked file: git status %q", st)
+	if st := mustSh(t, dir, "git", "status", "--porcelain"); st != "" {
+		t.Errorf("after the run: git status %q", st)
 	}
-	for _, want := range []string{"local | testing", "not committed (untracked; with.add_untracked = true takes them): scratch.txt", "pushed " + sha[:7]} {
+	for _, want := range []string{"local | testing", "changed: app.py", "committed " + sha[:7] + " Greet in v2", "pushed " + sha[:7]} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+	if want := "commit " + sha[:7] + " Greet in v2\n"; !strings.Contains(errOut, want) {
+		t.Errorf("the summary does not name the commit (%q):\n%s", want, errOut)
 	}
 
 	// Nothing new: every step skipped, and it says so.
@@ -190,5 +201,88 @@ func TestPushOverSSH(t *testing.T) {
 	code, _, errOut = runCLI(t, append(flags, "--accept-new-host-keys", "run", "ship", "here")...)
 	if code != 0 {
 		t.Errorf("with --accept-new-host-keys: exit %d\n%s", code, errOut)
+	}
+}
+
+// What is tested, committed and pushed is one commit: a work tree whose
+// tests would see files the commit pushed lacks stops the run before the
+// tests, naming the files and the fixes; -m and --add-untracked need a
+// commit step to take them. Asked for, untracked files are committed with
+// -m's message and pushed.
+func TestUntrackedFiles(t *testing.T) {
+	tests := []struct {
+		name     string
+		change   map[string]string // files written in the work tree
+		args     []string
+		wantCode int
+		wantErr  []string // in stderr
+	}{
+		{"untracked, commit step", map[string]string{"new.py": "x\n", "lib/util.py": "y\n"}, []string{"here", "-m", "x"}, 2,
+			[]string{"untracked files (not ignored) that the tests would see and the commit deployed would not hold",
+				"      lib/util.py\n      new.py\n", "git add them", ".gitignore", "--add-untracked"}},
+		{"untracked, no commit step", map[string]string{"new.py": "x\n"}, []string{"run", "ship", "here"}, 2,
+			[]string{"      new.py\n", "commit them (git add, git commit)", "--add-untracked needs a commit step"}},
+		{"tracked change, no commit step", map[string]string{"app.py": "print('v2')\n"}, []string{"run", "ship", "here"}, 2,
+			[]string{"changes that the tests would see", "      app.py\n", "no commit step before the push"}},
+		{"-m, no commit step", nil, []string{"run", "ship", "here", "-m", "x"}, 2,
+			[]string{"-m gives a commit message, and the task has no commit step"}},
+		{"--add-untracked, no commit step", map[string]string{"new.py": "x\n"}, []string{"run", "ship", "here", "--add-untracked"}, 2,
+			[]string{"--add-untracked asks the commit step", "      new.py\n"}},
+		{"--add-untracked", map[string]string{"new.py": "x\n", "app.py": "print('v2')\n"}, []string{"here", "--add-untracked", "-m", "Add new.py\n\nand more"}, 0, nil},
+		{"with.add_untracked", map[string]string{"new.py": "x\n"}, []string{"run", "take", "here", "-m", "Add new.py"}, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bare, dir, out, flags := gitDeployProject(t)
+			t.Setenv("TESTS_OK", "1")
+			before := mustSh(t, bare, "git", "rev-parse", "main")
+			for name, content := range tt.change {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, stdout, errOut := runCLI(t, append(flags, tt.args...)...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tt.wantCode, stdout, errOut)
+			}
+			_, err := os.Stat(filepath.Join(out, "tested"))
+			if tested := err == nil; tested != (tt.wantCode == 0) {
+				t.Errorf("the tests ran: %v, want %v\n%s", tested, tt.wantCode == 0, stdout)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut)
+				}
+			}
+			central := mustSh(t, bare, "git", "rev-parse", "main")
+			if tt.wantCode != 0 {
+				if central != before {
+					t.Errorf("a refused run pushed %s", central)
+				}
+				return
+			}
+			// Everything the tests saw is in the commit pushed, with -m's
+			// message, and the summary names it.
+			head := mustSh(t, dir, "git", "rev-parse", "HEAD")
+			subject := mustSh(t, dir, "git", "log", "-1", "--format=%s")
+			if central != head || subject != "Add new.py" {
+				t.Errorf("central %s, HEAD %s %q", central, head, subject)
+			}
+			for name, content := range tt.change {
+				if got := mustSh(t, bare, "git", "show", "main:"+name); got != strings.TrimSpace(content) {
+					t.Errorf("pushed %s: %q", name, got)
+				}
+			}
+			if st := mustSh(t, dir, "git", "status", "--porcelain"); st != "" {
+				t.Errorf("left uncommitted: %q", st)
+			}
+			if want := "commit " + head[:7] + " Add new.py\n"; !strings.Contains(errOut, want) {
+				t.Errorf("the summary does not name the commit (%q):\n%s", want, errOut)
+			}
+		})
 	}
 }

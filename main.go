@@ -192,6 +192,7 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "evaluate every guard and change nothing (as deploy plan)"},
 		&cli.DurationFlag{Name: "lock-wait", Usage: "when another run holds the lock, wait up to `DURATION` (30s, 5m) for it, then go on"},
 		&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit `MESSAGE` for the commit step"},
+		&cli.BoolFlag{Name: "add-untracked", Usage: "the commit step commits untracked files git does not ignore, too"},
 		&cli.BoolFlag{Name: "retest", Usage: "run the tests even if this exact tree passed before"},
 		&cli.StringFlag{Name: "branch", Usage: "deploy `BRANCH` (checked out) instead of [app] branch"},
 		&cli.StringFlag{Name: "ssh-config", Usage: "read this ssh_config `FILE` instead of ~/.ssh/config"},

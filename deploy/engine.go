@@ -53,6 +53,9 @@ type RunResult struct {
 	Duration time.Duration
 	DryRun   bool
 	SHA      string // the commit deployed, when known
+	// Commit is the commit the run tested, committed, pushed or released,
+	// as the summary names it; nil when the task does none of these.
+	Commit *Commit
 	// RolledBack says a failure after the switch put every host this run
 	// had moved back on its previous release, reloaded: as read back from
 	// the hosts.
@@ -67,6 +70,13 @@ type RunResult struct {
 	// JournalErr is a failure to record the run on a host; the run itself
 	// is not undone by it.
 	JournalErr error
+}
+
+// Commit names a commit: its sha and the first line of its message ("" when
+// this machine's repository does not have it).
+type Commit struct {
+	SHA     string `json:"sha"`
+	Subject string `json:"subject,omitempty"`
 }
 
 // Runner runs tasks of a Deployfile over hosts.
@@ -335,6 +345,7 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	}
 	maskResults(res, x.secrets)
 	res.Duration = time.Since(start)
+	res.Commit = x.commit()
 	if x.record {
 		result := ResultOK
 		switch {
@@ -360,6 +371,35 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 		failed = 1
 	}
 	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
+}
+
+// commit is the commit a real run tested, committed, pushed or released
+// (the summary names it): nil for a plan, and for a task with no step on
+// this machine's repository nor one that builds a release.
+func (x *execution) commit() *Commit {
+	sha := x.r.State.SHA()
+	if x.r.DryRun || sha == "" || !slices.ContainsFunc(x.steps, x.r.onCommit) {
+		return nil
+	}
+	c := &Commit{SHA: sha}
+	if x.r.Laptop != nil {
+		c.Subject = x.r.Laptop.Subject(sha)
+	}
+	return c
+}
+
+// onCommit reports whether p works on the commit deployed: a built-in on
+// this machine (test, commit, push, collectstatic) or one that builds a
+// release from it (pull).
+func (r *Runner) onCommit(p *prepared) bool {
+	if p.ps.step.Kind != config.StepBuiltin {
+		return false
+	}
+	switch r.Builtins[p.ps.step.Arg].(type) {
+	case tasks.LocalStep, tasks.PreparesRelease:
+		return true
+	}
+	return false
 }
 
 // releaseLocks releases what the run still holds.

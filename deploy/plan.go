@@ -98,11 +98,33 @@ func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, [
 			out = append(out, p)
 		}
 	}
+	pl.problems = append(pl.problems, r.workTreeRefusals(out)...)
 	if len(pl.problems) > 0 {
 		return nil, nil, &RefusedError{Problems: pl.problems}
 	}
 	out = r.planSwitch(out)
 	return out, pl.secretsOf(out), nil
+}
+
+// workTreeRefusals are the reasons this machine's work tree, as it is,
+// must not be tested, collected, committed or pushed by the task's steps
+// here (tasks.Laptop.Refusals): found before the tests run.
+func (r *Runner) workTreeRefusals(steps []*prepared) []string {
+	if r.Laptop == nil {
+		return nil
+	}
+	var planned []tasks.PlannedStep
+	for _, p := range steps {
+		if !p.local || p.ps.step.Kind != config.StepBuiltin {
+			continue
+		}
+		ps := tasks.PlannedStep{Step: r.Builtins[p.ps.step.Arg]}
+		if hc := p.cmds[config.LocalHost]; hc != nil {
+			ps.With = hc.with
+		}
+		planned = append(planned, ps)
+	}
+	return r.Laptop.Refusals(planned)
 }
 
 // planner fills in a task's steps for each host, collecting every

@@ -2,12 +2,9 @@ package tasks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -66,6 +63,15 @@ func (r *Repo) Head() (plumbing.Hash, error) {
 	return head.Hash(), nil
 }
 
+// Subject is the first line of the message of commit sha.
+func (r *Repo) Subject(sha string) (string, error) {
+	c, err := r.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return "", fmt.Errorf("commit %s: %w", sha, err)
+	}
+	return firstLineOf(c.Message), nil
+}
+
 // Changes lists what differs from HEAD: tracked files changed or deleted,
 // and untracked files git does not ignore.
 func (r *Repo) Changes() (tracked, untracked []string, err error) {
@@ -73,6 +79,7 @@ func (r *Repo) Changes() (tracked, untracked []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	wt.Excludes = append(wt.Excludes, r.excludes()...)
 	st, err := wt.Status()
 	if err != nil {
 		return nil, nil, fmt.Errorf("git status: %w", err)
@@ -132,64 +139,6 @@ func (r *Repo) Commit(message string, addUntracked bool) (plumbing.Hash, error) 
 		return plumbing.ZeroHash, errors.New("git does not know who you are: git config --global user.name \"Your Name\" and user.email")
 	}
 	return h, err
-}
-
-// TreeID is a hash of the work tree's content as the tests see it: every
-// tracked file as it is on disk, and every untracked file git does not
-// ignore. Two trees with the same content have the same id, whatever the
-// commits.
-func (r *Repo) TreeID() (string, error) {
-	idx, err := r.repo.Storer.Index()
-	if err != nil {
-		return "", fmt.Errorf("git index: %w", err)
-	}
-	paths := map[string]bool{}
-	for _, e := range idx.Entries {
-		paths[e.Name] = true
-	}
-	_, untracked, err := r.Changes()
-	if err != nil {
-		return "", err
-	}
-	for _, p := range untracked {
-		paths[p] = true
-	}
-	sorted := make([]string, 0, len(paths))
-	for p := range paths {
-		sorted = append(sorted, p)
-	}
-	sort.Strings(sorted)
-	sum := sha256.New()
-	for _, p := range sorted {
-		full := filepath.Join(r.dir, p)
-		info, err := os.Lstat(full)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // deleted: absent from the tree
-		}
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(sum, "%s\x00%o\x00", p, info.Mode()&(os.ModeSymlink|0o111))
-		if info.Mode()&os.ModeSymlink != 0 {
-			target, err := os.Readlink(full)
-			if err != nil {
-				return "", err
-			}
-			io.WriteString(sum, target)
-		} else if info.Mode().IsRegular() {
-			f, err := os.Open(full)
-			if err != nil {
-				return "", err
-			}
-			_, err = io.Copy(sum, f)
-			f.Close()
-			if err != nil {
-				return "", err
-			}
-		}
-		sum.Write([]byte{0})
-	}
-	return hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // testCache remembers the trees whose tests passed, inside .git where no

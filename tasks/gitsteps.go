@@ -83,6 +83,9 @@ func (testStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 		return Verdict{}, err
 	}
 	ok, reason := repo.TestedTree(tree, env.Laptop.Retest)
+	if ok {
+		env.State.SetTested(tree)
+	}
 	return Verdict{Done: ok, Reason: reason, Found: f}, nil
 }
 
@@ -112,17 +115,20 @@ func (testStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	if err := env.Laptop.RunTask(ctx, task); err != nil {
 		return fmt.Errorf("tests failed: %w", err)
 	}
+	env.State.SetTested(tree)
 	return repo.RecordTestsPassed(tree, time.Now())
 }
 
-// commitStep commits the changes of tracked files.
+// commitStep commits the changes of tracked files, and the untracked ones
+// with --add-untracked or with.add_untracked. A run whose tests would see
+// untracked files it does not take is refused before it starts
+// (Laptop.Refusals).
 type commitStep struct{}
 
 func (commitStep) Local() {}
 
 func addUntracked(env *Env) bool {
-	b, _ := env.With["add_untracked"].(bool)
-	return b
+	return env.Laptop != nil && env.Laptop.addsUntracked(env.With)
 }
 
 func (commitStep) Check(ctx context.Context, env *Env) (Verdict, error) {
@@ -150,9 +156,27 @@ func (commitStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "changed: %s\n", strings.Join(tracked, ", "))
-	if len(untracked) > 0 && !addUntracked(env) {
-		fmt.Fprintf(env.Stdout, "not committed (untracked; with.add_untracked = true takes them): %s\n", strings.Join(untracked, ", "))
+	add := addUntracked(env)
+	if tested := env.State.Tested(); tested != "" {
+		// What is committed must be what was tested: a file changed (or
+		// made, and to be taken) while the tests ran is not.
+		now, err := repo.treeID(add)
+		if err != nil {
+			return err
+		}
+		if now != tested {
+			return fmt.Errorf("the work tree changed while the tests ran (tree %s tested, %s now): nothing committed; run again", tested[:7], now[:7])
+		}
+	}
+	if len(tracked) > 0 {
+		fmt.Fprintf(env.Stdout, "changed: %s\n", strings.Join(tracked, ", "))
+	}
+	if len(untracked) > 0 {
+		if add {
+			fmt.Fprintf(env.Stdout, "untracked, added: %s\n", strings.Join(untracked, ", "))
+		} else {
+			fmt.Fprintf(env.Stdout, "not committed (untracked; --add-untracked or with.add_untracked = true takes them): %s\n", strings.Join(untracked, ", "))
+		}
 	}
 	msg := env.Laptop.Message
 	if msg == "" {
@@ -166,7 +190,7 @@ func (commitStep) Run(ctx context.Context, env *Env, found Verdict) error {
 			return errors.New("empty commit message: nothing committed")
 		}
 	}
-	h, err := repo.Commit(msg, addUntracked(env))
+	h, err := repo.Commit(msg, add)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ type Laptop struct {
 	Branch  string // [app] branch, or --branch
 	Message string // -m: the commit message
 	Retest  bool   // --retest: ignore the test cache
+	// AddUntracked is --add-untracked: the commit step commits untracked
+	// files git does not ignore, as with.add_untracked does.
+	AddUntracked bool
 	// RunTask runs a task of the Deployfile here (the test step runs
 	// "test").
 	RunTask func(ctx context.Context, name string) error
@@ -72,6 +75,7 @@ type RunState struct {
 	sha      string
 	stamp    string
 	migrated string // the commit whose migrations the run applied or found applied
+	tested   string // the work tree the test step ran (or found passed) on
 }
 
 // NewRunState is the state of the run with this id.
@@ -103,6 +107,21 @@ func (s *RunState) SHA() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sha
+}
+
+// SetTested records the work tree (Repo.TreeID) the test step ran on, or
+// found passed: the commit step commits that tree or nothing.
+func (s *RunState) SetTested(tree string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tested = tree
+}
+
+// Tested is the work tree the tests ran on in this run; "" when none did.
+func (s *RunState) Tested() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tested
 }
 
 // SetMigrated records that the migrations of commit are applied: the

@@ -27,14 +27,14 @@ func WriteHistory(w io.Writer, st Style, entries []deploy.HistoryEntry, asJSON b
 		return err
 	}
 	rows := [][]cell{{{"WHEN", st.Faint}, {"WHO", st.Faint}, {"TASK", st.Faint}, {"TARGET", st.Faint},
-		{"RESULT", st.Faint}, {"TIME", st.Faint}, {"HOSTS", st.Faint}}}
+		{"COMMIT", st.Faint}, {"RESULT", st.Faint}, {"TIME", st.Faint}, {"HOSTS", st.Faint}}}
 	for _, e := range entries {
 		result := cell{e.Result, st.Green}
 		if e.Result != deploy.ResultOK {
 			result.paint = st.Red
 		}
 		rows = append(rows, []cell{plain(e.Time.Local().Format("2006-01-02 15:04:05")), plain(e.Owner), plain(e.Task),
-			plain(e.Target), result, plain(fmt.Sprintf("%.1fs", e.Duration)), plain(strings.Join(e.Hosts, ","))})
+			plain(e.Target), plain(e.ToSHA[:min(7, len(e.ToSHA))]), result, plain(fmt.Sprintf("%.1fs", e.Duration)), plain(strings.Join(e.Hosts, ","))})
 	}
 	writeTable(w, rows)
 	return nil

@@ -72,6 +72,13 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 		st.Green(fmt.Sprintf("%d changed", counts[deploy.Changed])), fmt.Sprintf("%d skipped", counts[deploy.Skipped]),
 		st.Red(fmt.Sprintf("%d failed", counts[deploy.Failed])), fmt.Sprintf("%d not reached", counts[deploy.NotReached]),
 		st.Faint(fmt.Sprintf("(%.2fs)", res.Duration.Seconds())))
+	if c := res.Commit; c != nil {
+		line := "commit " + st.Bold(c.SHA[:min(7, len(c.SHA))])
+		if c.Subject != "" {
+			line += " " + c.Subject
+		}
+		fmt.Fprintln(w, line)
+	}
 	if f := res.Failure; f != nil {
 		fmt.Fprintf(w, "%s step %d (%s) failed on %s: %s\n", st.Red("✗"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
 		if f.Command != "" {

@@ -86,7 +86,7 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	e := &Env{Dir: dir, KnownHosts: filepath.Join(dir, "known_hosts"), SSHConfig: filepath.Join(dir, "ssh_config")}
-	e.User = loginUser(t)
+	e.User = LoginUser(t)
 	e.ClientKey = filepath.Join(dir, "id_ed25519")
 	e.Signer, e.ClientPub = writeKey(t, e.ClientKey)
 	for _, f := range []string{e.KnownHosts, e.SSHConfig} {
@@ -108,9 +108,10 @@ func (e *Env) Options() remote.Options {
 	}
 }
 
-// loginUser is TestUser when running as root (created if missing), else
-// the current user.
-func loginUser(t testing.TB) string {
+// LoginUser is TestUser when running as root (created if missing), else
+// the current user: the account the servers log in as, and the one other
+// test servers that refuse to run as root (pgtest's PostgreSQL) run as.
+func LoginUser(t testing.TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		u, err := user.Current()

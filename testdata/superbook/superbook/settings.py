@@ -28,6 +28,24 @@ DATABASES = {
         "NAME": os.environ.get("SUPERBOOK_DB", str(BASE_DIR / "db.sqlite3")),
     }
 }
+# A database server the app hosts share, instead:
+# SUPERBOOK_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME
+if os.environ.get("SUPERBOOK_DATABASE_URL"):
+    from urllib.parse import unquote, urlsplit
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    _url = urlsplit(os.environ["SUPERBOOK_DATABASE_URL"])
+    if _url.scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured("SUPERBOOK_DATABASE_URL: only postgres:// URLs")
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(_url.path.lstrip("/")),
+        "USER": unquote(_url.username or ""),
+        "PASSWORD": unquote(_url.password or ""),
+        "HOST": _url.hostname or "",
+        "PORT": str(_url.port or ""),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 STATIC_URL = "/static/"
