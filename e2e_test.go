@@ -399,6 +399,12 @@ func TestSuperbookRollbackAndPrune(t *testing.T) {
 	if !strings.Contains(sb.journal(t, "web1"), `"task":"rollback"`) {
 		t.Error("the rollback is not in the journal")
 	}
+	// After the rollback, a plan tells the truth: HEAD is not what web1
+	// serves, so the release (already built) would go live again.
+	code, out, errOut = runCLI(t, append(sb.flags, "plan", "prod", "release")...)
+	if code != 0 || !regexp.MustCompile(`pull +→ would run`).MatchString(out) || !regexp.MustCompile(`switch current +→ would run`).MatchString(out) {
+		t.Errorf("plan after a rollback: exit %d\n%s\n%s", code, out, errOut)
+	}
 
 	// --to a named commit.
 	if code, out, errOut := runCLI(t, append(sb.flags, "rollback", "web", "--to", shas[3][:8])...); code != 0 {
