@@ -402,7 +402,7 @@ func TestSuperbookRollbackAndPrune(t *testing.T) {
 	// After the rollback, a plan tells the truth: HEAD is not what web1
 	// serves, so the release (already built) would go live again.
 	code, out, errOut = runCLI(t, append(sb.flags, "plan", "prod", "release")...)
-	if code != 0 || !regexp.MustCompile(`pull +→ would run`).MatchString(out) || !regexp.MustCompile(`switch current +→ would run`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`pull +→ would run`).MatchString(out+errOut) || !regexp.MustCompile(`switch current +→ would run`).MatchString(out+errOut) {
 		t.Errorf("plan after a rollback: exit %d\n%s\n%s", code, out, errOut)
 	}
 
