@@ -223,38 +223,47 @@ func (syncStaticStep) dest(env *Env) string {
 type staticDiff struct {
 	changed []string
 	dir     string
+	total   int // files in the build
 }
 
-func (s syncStaticStep) compare(ctx context.Context, env *Env) (changed []string, dir string, err error) {
+func (s syncStaticStep) compare(ctx context.Context, env *Env) (*staticDiff, error) {
+	changed, dir, total, err := s.diff(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &staticDiff{changed: changed, dir: dir, total: total}, nil
+}
+
+func (s syncStaticStep) diff(ctx context.Context, env *Env) (changed []string, dir string, total int, err error) {
 	if env.Laptop == nil {
-		return nil, "", errors.New("sync-static needs this machine's repository, where collectstatic builds")
+		return nil, "", 0, errors.New("sync-static needs this machine's repository, where collectstatic builds")
 	}
 	repo, err := OpenRepo(env.Laptop.Dir)
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	dir = staticDir(repo)
 	var local Manifest
 	data, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
-		return nil, "", errNoStaticBuild
+		return nil, "", 0, errNoStaticBuild
 	}
 	if err := json.Unmarshal(data, &local); err != nil {
-		return nil, "", fmt.Errorf("static manifest: %w", err)
+		return nil, "", 0, fmt.Errorf("static manifest: %w", err)
 	}
 	var out bytes.Buffer
 	if err := env.Conn.Run(ctx, &remote.Cmd{Script: "cat " + q(s.dest(env)+"/"+manifestName) + " 2>/dev/null || true", Stdout: &out, ReadOnly: true}); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	remoteM := Manifest{}
 	if strings.TrimSpace(out.String()) != "" {
 		json.Unmarshal(out.Bytes(), &remoteM)
 	}
-	return local.Changed(remoteM), dir, nil
+	return local.Changed(remoteM), dir, len(local), nil
 }
 
 func (s syncStaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
-	changed, dir, err := s.compare(ctx, env)
+	diff, err := s.compare(ctx, env)
 	if errors.Is(err, errNoStaticBuild) {
 		// Not built yet: collectstatic, earlier in the task, builds it
 		// (a plan of a fresh project shows it would run). Run says so
@@ -264,20 +273,19 @@ func (s syncStaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
-	if len(changed) == 0 {
-		return done("the static files are up to date"), nil
+	if len(diff.changed) == 0 {
+		return done(fmt.Sprintf("the static files are up to date (%s)", plural(diff.total, "file"))), nil
 	}
-	return Verdict{Found: &staticDiff{changed: changed, dir: dir}}, nil
+	return Verdict{Found: diff}, nil
 }
 
 func (s syncStaticStep) Run(ctx context.Context, env *Env, found Verdict) error {
 	diff, ok := found.Found.(*staticDiff)
 	if !ok {
-		changed, dir, err := s.compare(ctx, env)
-		if err != nil {
+		var err error
+		if diff, err = s.compare(ctx, env); err != nil {
 			return err
 		}
-		diff = &staticDiff{changed: changed, dir: dir}
 	}
 	changed, dir := diff.changed, diff.dir
 	// Only the changed files go, in one upload: staged as a tree of hard
@@ -310,10 +318,47 @@ func (s syncStaticStep) Run(ctx context.Context, env *Env, found Verdict) error 
 	if err := env.Conn.Upload(ctx, filepath.Join(dir, manifestName), dest+"/"+manifestName); err != nil {
 		return err
 	}
-	for _, p := range changed {
-		fmt.Fprintf(env.Stdout, "uploaded %s\n", p)
-	}
+	fmt.Fprintln(env.Stdout, uploadSummary(changed, dir, diff.total))
 	return nil
+}
+
+// uploadSummary is one line for a sync: "uploaded 3 files (12.4 KB):
+// a.css, b.js, staticfiles.json; 120 unchanged" — the names while they
+// are few.
+func uploadSummary(changed []string, dir string, total int) string {
+	var size int64
+	for _, p := range changed {
+		if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
+			size += st.Size()
+		}
+	}
+	s := fmt.Sprintf("uploaded %s (%s)", plural(len(changed), "file"), humanSize(size))
+	if len(changed) <= 5 {
+		s += ": " + strings.Join(changed, ", ")
+	}
+	if n := total - len(changed); n > 0 {
+		s += fmt.Sprintf("; %d unchanged", n)
+	}
+	return s
+}
+
+// plural is "1 file", "2 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// humanSize is a byte count for people: 512 B, 12.4 KB, 3.1 MB.
+func humanSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f KB", float64(n)/1000)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1000/1000)
 }
 
 func copyFile(src, dst string) error {
