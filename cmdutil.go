@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -24,7 +26,23 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 
 // usageErr makes urfave/cli's complaints about a command's flags usage
 // errors.
-func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{flagFix(err.Error())} }
+
+// flagValue is the flag package's error for a value it cannot parse.
+var flagValue = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): parse error$`)
+
+// flagFix says how to write a value the flag package refused: a duration
+// without a unit is the usual one ("--timeout 30").
+func flagFix(msg string) string {
+	m := flagValue.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	if _, err := strconv.ParseFloat(m[1], 64); err == nil {
+		return fmt.Sprintf("--%s %s: a duration needs a unit — write %ss for seconds, or such as 2m, 1h30m", m[2], m[1], m[1])
+	}
+	return fmt.Sprintf("--%s %s: not a valid value — for a duration write such as 30s, 2m, 1h30m", m[2], m[1])
+}
 
 // maxArgs refuses more than n arguments to the command of c.
 func maxArgs(c *cli.Context, n int) error {

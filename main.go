@@ -154,7 +154,7 @@ func newApp(f *Factory) *cli.App {
 		// Exit codes are decided in run(), in one place.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err.Error()}
+			return usageError{flagFix(err.Error())}
 		},
 		Flags:  globalFlags(),
 		Action: newDefaultAction(f, nil),

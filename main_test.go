@@ -103,10 +103,25 @@ func TestTasks(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "tasks", "--json", "-f", example)
-	var tasks []config.TaskSummary
-	if code != 0 || json.Unmarshal([]byte(out), &tasks) != nil || len(tasks) != 6 || tasks[1].Steps[6].Arg != "migrate" {
+	tasks := jsonLinesOf[config.TaskSummary](t, out)
+	if code != 0 || len(tasks) != 6 || tasks[1].Steps[6].Arg != "migrate" {
 		t.Errorf("tasks --json: exit %d, %s", code, out)
 	}
+}
+
+// jsonLinesOf reads output of one JSON object a line.
+func jsonLinesOf[T any](t *testing.T, out string) []T {
+	t.Helper()
+	var vs []T
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v T
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Errorf("not one JSON object a line: %q: %v", line, err)
+			return nil
+		}
+		vs = append(vs, v)
+	}
+	return vs
 }
 
 func TestHosts(t *testing.T) {
@@ -126,9 +141,14 @@ func TestHosts(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "hosts", "prod", "--json", "-f", example)
-	var hosts []config.HostSummary
-	if code != 0 || json.Unmarshal([]byte(out), &hosts) != nil || len(hosts) != 3 || hosts[2].User != "deploy" || hosts[2].Host != "static1.example.com" {
+	hosts := jsonLinesOf[config.HostSummary](t, out)
+	if code != 0 || len(hosts) != 3 || hosts[2].User != "deploy" || hosts[2].Host != "static1.example.com" {
 		t.Errorf("hosts prod --json: exit %d, %s", code, out)
+	}
+	// Every host once, one a line, with its groups.
+	code, out, _ = runCLI(t, "hosts", "--json", "-f", example)
+	if all := jsonLinesOf[config.HostSummary](t, out); code != 0 || len(all) != 4 || !slices.Contains(all[0].Groups, "prod") {
+		t.Errorf("hosts --json: exit %d, %s", code, out)
 	}
 
 	code, out, _ = runCLI(t, "--no-color", "-f", example, "hosts")
@@ -188,6 +208,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--no-color", "--frobnicate", "check"}, "flag provided but not defined: -frobnicate"},
 		{[]string{"--no-color", "help", "nosuch"}, `help: no command "nosuch"`},
 		{[]string{"--no-color", "completion", "tcsh"}, "name a shell: bash, zsh or fish"},
+		{[]string{"--no-color", "-f", example, "exec", "--timeout", "30", "web", "--", "true"}, "--timeout 30: a duration needs a unit — write 30s for seconds"},
+		{[]string{"--no-color", "-f", example, "--lock-wait", "5x", "prod"}, "--lock-wait 5x: not a valid value — for a duration write such as 30s"},
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCLI(t, tt.args...)

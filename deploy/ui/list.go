@@ -10,10 +10,11 @@ import (
 	"github.com/deploy-tool/deploy/deploy/config"
 )
 
-// WriteTasks prints the tasks with their descriptions and steps.
+// WriteTasks prints the tasks with their descriptions and steps; as JSON,
+// one task a line, like every --json output.
 func WriteTasks(w io.Writer, st Style, df *config.Deployfile, asJSON bool) error {
 	if asJSON {
-		return json.NewEncoder(w).Encode(df.TaskSummaries())
+		return jsonLines(w, df.TaskSummaries())
 	}
 	if len(df.TaskOrder) == 0 {
 		_, err := fmt.Fprintf(w, "%s defines no tasks: add a [tasks.NAME] table\n", df.File)
@@ -44,6 +45,17 @@ func WriteTasks(w io.Writer, st Style, df *config.Deployfile, asJSON bool) error
 	return nil
 }
 
+// jsonLines writes each value as a JSON object on a line of its own.
+func jsonLines[T any](w io.Writer, values []T) error {
+	enc := json.NewEncoder(w)
+	for _, v := range values {
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WriteHosts prints the hosts of a group, or every group and its hosts.
 func WriteHosts(w io.Writer, st Style, df *config.Deployfile, group string, asJSON bool) error {
 	if group != "" {
@@ -52,14 +64,22 @@ func WriteHosts(w io.Writer, st Style, df *config.Deployfile, group string, asJS
 		}
 	}
 	if asJSON {
+		// One host a line, with its groups; every host once.
+		groups := df.GroupOrder
 		if group != "" {
-			return json.NewEncoder(w).Encode(df.HostSummaries(group))
+			groups = []string{group}
 		}
-		all := map[string][]config.HostSummary{}
-		for _, g := range df.GroupOrder {
-			all[g] = df.HostSummaries(g)
+		var hosts []config.HostSummary
+		seen := map[string]bool{}
+		for _, g := range groups {
+			for _, h := range df.HostSummaries(g) {
+				if !seen[h.Name] {
+					seen[h.Name] = true
+					hosts = append(hosts, h)
+				}
+			}
 		}
-		return json.NewEncoder(w).Encode(all)
+		return jsonLines(w, hosts)
 	}
 	groups := df.GroupOrder
 	if group != "" {
