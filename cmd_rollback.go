@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/deploy-tool/deploy/tasks"
 	"github.com/urfave/cli/v2"
 )
 
@@ -51,7 +52,7 @@ func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
 	}
 	defer t.Close()
 	if df.Confirm(t.Name) && !opts.Yes {
-		ok, err := opts.IO.Confirm(fmt.Sprintf("Roll back %s (%d hosts)? [y/N] ", t.Name, len(t.Hosts)))
+		ok, err := opts.IO.Confirm(fmt.Sprintf("Roll back %s (%s)? [y/N] ", t.Name, tasks.Plural(len(t.Hosts), "host")))
 		if err != nil {
 			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", t.Name)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/deploy-tool/deploy/deploy"
 	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/deploy/ui"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // RunOptions are `deploy run TASK TARGET`, and `deploy TARGET`.
@@ -99,7 +100,7 @@ func runTask(ctx context.Context, s *Session, df *config.Deployfile, task, targe
 	}
 	defer t.Close()
 	if df.Confirm(target) && !s.Yes && !s.DryRun {
-		ok, err := s.IO.Confirm(fmt.Sprintf("Run %s on %s (%d hosts: %s)? [y/N] ", task, target, len(t.Hosts), hostList(t.Hosts)))
+		ok, err := s.IO.Confirm(fmt.Sprintf("Run %s on %s (%s: %s)? [y/N] ", task, target, tasks.Plural(len(t.Hosts), "host"), hostList(t.Hosts)))
 		if err != nil {
 			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", target)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/deploy-tool/deploy/tasks"
 	"github.com/urfave/cli/v2"
 )
 
@@ -63,7 +64,7 @@ func unlockRun(ctx context.Context, opts *UnlockOptions) error {
 		}
 	}
 	if !opts.Yes {
-		ok, err := opts.IO.Confirm(fmt.Sprintf("Remove the lock from %d hosts? Only do so if that deploy is dead. [y/N] ", len(held)))
+		ok, err := opts.IO.Confirm(fmt.Sprintf("Remove the lock from %s? Only do so if that deploy is dead. [y/N] ", tasks.Plural(len(held), "host")))
 		if err != nil {
 			return usagef("unlock asks for confirmation and there is no terminal to ask on: pass --yes")
 		}
@@ -74,6 +75,6 @@ func unlockRun(ctx context.Context, opts *UnlockOptions) error {
 	if _, err := runner.Unlock(ctx, t.Hosts, true); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "Unlocked %d hosts.\n", len(held))
+	_, err = fmt.Fprintf(out, "Unlocked %s.\n", tasks.Plural(len(held), "host"))
 	return err
 }

@@ -220,7 +220,7 @@ steps = [{ run = "true" }]`)
 	}
 	// On a terminal it asks: no keeps the lock.
 	if code, _, errOut, asked := runCLIAnswering(t, "n\n", append(flags, "unlock", "web")...); code != 2 || !exists(stale) ||
-		!strings.Contains(errOut, "not confirmed; the locks are kept") || !strings.Contains(asked, "Remove the lock from 1 hosts?") {
+		!strings.Contains(errOut, "not confirmed; the locks are kept") || !strings.Contains(asked, "Remove the lock from 1 host?") {
 		t.Errorf("unlock answered no: exit %d, lock kept %v, asked %q\n%s", code, exists(stale), asked, errOut)
 	}
 	code, out, errOut := runCLI(t, append(flags, "unlock", "web", "--yes")...)

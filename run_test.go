@@ -259,7 +259,7 @@ steps = [{ run = "echo {{host}} >> {{root}}/deployed" }]`)
 	// On a terminal the question is asked: no runs nothing, yes runs.
 	before := len(readLines(t, filepath.Join(root, "deployed")))
 	code, _, errOut, asked := runCLIAnswering(t, "n\n", append(flags, "careful")...)
-	if code != 2 || !strings.Contains(errOut, "not confirmed; nothing was run") || asked != "Run deploy on careful (1 hosts: web1)? [y/N] " {
+	if code != 2 || !strings.Contains(errOut, "not confirmed; nothing was run") || asked != "Run deploy on careful (1 host: web1)? [y/N] " {
 		t.Errorf("careful, answered no: exit %d, asked %q\n%s", code, asked, errOut)
 	}
 	if got := readLines(t, filepath.Join(root, "deployed")); len(got) != before {

@@ -274,7 +274,7 @@ func (s syncStaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 		return Verdict{}, err
 	}
 	if len(diff.changed) == 0 {
-		return done(fmt.Sprintf("the static files are up to date (%s)", plural(diff.total, "file"))), nil
+		return done(fmt.Sprintf("the static files are up to date (%s)", Plural(diff.total, "file"))), nil
 	}
 	return Verdict{Found: diff}, nil
 }
@@ -332,7 +332,7 @@ func uploadSummary(changed []string, dir string, total int) string {
 			size += st.Size()
 		}
 	}
-	s := fmt.Sprintf("uploaded %s (%s)", plural(len(changed), "file"), humanSize(size))
+	s := fmt.Sprintf("uploaded %s (%s)", Plural(len(changed), "file"), humanSize(size))
 	if len(changed) <= 5 {
 		s += ": " + strings.Join(changed, ", ")
 	}
@@ -342,8 +342,8 @@ func uploadSummary(changed []string, dir string, total int) string {
 	return s
 }
 
-// plural is "1 file", "2 files".
-func plural(n int, noun string) string {
+// Plural is "1 file", "2 files": a count for people.
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // WriteExecSummary prints, for people, how many hosts succeeded and which
@@ -16,7 +17,7 @@ func WriteExecSummary(w io.Writer, st Style, res deploy.ExecResult) {
 	if len(failed) > 0 {
 		line += "  " + st.Red(fmt.Sprintf("✗ %d failed", len(failed)))
 	}
-	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%d hosts, %.2fs)", len(res.Hosts), res.Duration.Seconds())))
+	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%s, %.2fs)", tasks.Plural(len(res.Hosts), "host"), res.Duration.Seconds())))
 	width := 0
 	for _, f := range failed {
 		width = max(width, len(f.Host))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // WriteStatus prints what runs where: a row per host, then each drift.
@@ -71,7 +72,7 @@ func WriteStatus(w io.Writer, st Style, list []deploy.HostStatus, asJSON bool) e
 	if drifting == 0 {
 		fmt.Fprintln(w, st.Green("Consistent: every host serves what its state says, all on one commit."))
 	} else {
-		fmt.Fprintf(w, "%s\n", st.Red(fmt.Sprintf("%d of %d hosts need attention.", drifting, len(list))))
+		fmt.Fprintf(w, "%s\n", st.Red(fmt.Sprintf("%d of %s need attention.", drifting, tasks.Plural(len(list), "host"))))
 	}
 	return nil
 }
