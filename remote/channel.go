@@ -60,9 +60,12 @@ func newChannels(c ssh.Conn, ahead int) *channels {
 
 // ready returns the shell started ahead, when there is one and it is
 // still there, waiting for its script (the caller then sends it, and
-// nothing else starts); either way it starts the next one.
-func (cs *channels) ready() (*channelSession, bool) {
-	defer cs.openAhead()
+// nothing else starts); either way it starts the next one, when more
+// commands may follow.
+func (cs *channels) ready(more bool) (*channelSession, bool) {
+	if more {
+		defer cs.openAhead()
+	}
 	for {
 		select {
 		case s := <-cs.spare:
@@ -86,9 +89,11 @@ func (cs *channels) ready() (*channelSession, bool) {
 // open opens a session channel, retrying a refusal for a moment: sshd
 // counts a closed session until its close handshake is done, so a slot
 // freed here may still be taken there. It starts a shell ahead for the
-// next command too.
-func (cs *channels) open(ctx context.Context) (*channelSession, error) {
-	defer cs.openAhead()
+// next command too, when more may follow.
+func (cs *channels) open(ctx context.Context, more bool) (*channelSession, error) {
+	if more {
+		defer cs.openAhead()
+	}
 	delay := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		ch, reqs, err := cs.conn.OpenChannel("session", nil)

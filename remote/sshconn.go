@@ -260,7 +260,7 @@ type launch struct {
 // and public.
 func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l *launch) (*channelSession, error) {
 	if l.plain {
-		if s, ok := pc.chans.ready(); ok {
+		if s, ok := pc.chans.ready(!cmd.Last); ok {
 			return s, nil
 		}
 		if l.public {
@@ -269,7 +269,7 @@ func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, 
 			}
 		}
 	}
-	s, err := pc.chans.open(ctx)
+	s, err := pc.chans.open(ctx, !cmd.Last)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, c.ended(ctx, "open session")

@@ -32,6 +32,13 @@ func (g *Gauge) add(d int) {
 	g.parent.add(d)
 }
 
+// Now is how many are in flight now.
+func (g *Gauge) Now() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.now
+}
+
 // Peak is the most in flight at once since the Gauge was made or last
 // reset.
 func (g *Gauge) Peak() int {

@@ -40,6 +40,8 @@ type InProcess struct {
 	// Unauthenticated counts the connections not yet authenticated, from
 	// the accept on: what sshd's MaxStartups limits.
 	Handshakes, Unauthenticated *Gauge
+	// Sessions counts the session channels open.
+	Sessions *Gauge
 
 	delay    time.Duration
 	listener net.Listener
@@ -118,7 +120,7 @@ func ListenInProcess(c InProcessConfig) (*InProcess, error) {
 	}
 	s := &InProcess{Name: c.Name, Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, HostKey: hostSigner.PublicKey(),
 		Handshakes: cmp.Or(c.Handshakes, NewGauge(nil)), Unauthenticated: cmp.Or(c.Unauthenticated, NewGauge(nil)),
-		delay: c.HandshakeDelay, listener: l}
+		Sessions: NewGauge(nil), delay: c.HandshakeDelay, listener: l}
 	s.wg.Add(1)
 	go s.serve(cfg)
 	return s, nil
@@ -189,8 +191,10 @@ func (s *InProcess) handle(c net.Conn, cfg *ssh.ServerConfig) {
 			continue
 		}
 		wg.Add(1)
+		s.Sessions.Inc()
 		go func() {
 			defer wg.Done()
+			defer s.Sessions.Dec()
 			session(ch, chReqs)
 		}()
 	}
