@@ -202,7 +202,7 @@ func (h *harness) scale() {
 		row  scaleRow
 	}{{"`deploy exec all -- true`", execRow}, {"task, 2 `run` steps (1 with `creates`), first run", taskRow}} {
 		p := r.row.peaks
-		h.printf("| %s | %s | %.1f MB | %d / %d | %d / %d | %d |\n", r.name, ms(median(r.row.walls)), float64(median(r.row.rss))/1024,
+		h.printf("| %s | %s | %.1f MiB | %d / %d | %d / %d | %d |\n", r.name, ms(median(r.row.walls)), float64(median(r.row.rss))/1024,
 			p.shakes, p.shakesPerServer, p.unauth, p.unauthPerServer, r.row.locksLeft)
 	}
 	h.printf("\nHandshakes in flight: from the client's first byte to its authentication, the most over the repetitions; " +

@@ -314,13 +314,20 @@ func session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}
 		}
 	}
-	// The client went away: nothing of its command runs on.
+	// The client went away: nothing of its command runs on, and the
+	// server is not done with the session (Close waits for it) until the
+	// command has exited, or a moment longer when something it started
+	// outside its group keeps its output open.
 	if cmd != nil {
 		select {
 		case <-done:
 		default:
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			io.Copy(io.Discard, ch)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+			}
 		}
 	}
 }
