@@ -129,6 +129,7 @@ func (s *Session) connect(df *config.Deployfile, target string, set deploy.SSHSe
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	collectSooner(len(hosts))
 	conns, err := deploy.NewConnector(df, set)
 	if err != nil {
 		return nil, err // it names the ssh_config or known_hosts file

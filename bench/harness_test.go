@@ -34,7 +34,8 @@ import (
 //	BENCH_TASK_HOSTS, BENCH_TASK_RTTS, BENCH_TASK_PEERS   the task8 table (10; 0,50; deploy,fabric)
 //	BENCH_RT_RTT    the round-trip count's RTT in ms (100)
 //	BENCH_RSS_HOSTS hosts of the peak-RSS row (200; 0 skips it)
-//	BENCH_SECTIONS  which sections run (startup,roundtrips,exec,task8,superbook,rss)
+//	BENCH_SCALE_HOSTS  hosts of the scale section, in-process servers of bench/fleet (1000)
+//	BENCH_SECTIONS  which sections run (startup,roundtrips,exec,task8,superbook,rss,scale)
 //	BENCH_SUPERBOOK_RTT  the full deploy's RTT in ms (50)
 //	BENCH_TRACE     a directory where each full deploy run of deploy keeps its --json events
 //	BENCH_OUT       where the Markdown tables are written (out/results.md)
@@ -48,7 +49,7 @@ func TestHarness(t *testing.T) {
 		t.Fatal("the OpenSSH client is needed: apt-get install openssh-client")
 	}
 	h := newHarness(t)
-	sections := envList("BENCH_SECTIONS", "startup,roundtrips,exec,task8,superbook,rss")
+	sections := envList("BENCH_SECTIONS", "startup,roundtrips,exec,task8,superbook,rss,scale")
 	for _, s := range sections {
 		switch s {
 		case "startup":
@@ -63,6 +64,8 @@ func TestHarness(t *testing.T) {
 			h.rss()
 		case "superbook":
 			h.superbook()
+		case "scale":
+			h.scale()
 		default:
 			t.Fatalf("unknown section %q", s)
 		}

@@ -3,7 +3,7 @@
 # hosts on 127.0.0.1, each directly (0 ms) or behind a userspace latency
 # proxy (bench/latency.go), and writes Markdown tables to bench/out/results.md.
 #
-#   bench/run.sh            # the full run of BENCHMARKS.md (about 25 minutes on 2 cores)
+#   bench/run.sh            # the full run of BENCHMARKS.md (about 27 minutes on 2 cores)
 #   bench/run.sh --smoke    # CI: 3 hosts, one repetition, deploy and OpenSSH only
 #   COUNT=7 bench/run.sh    # more repetitions (median of COUNT; default 5)
 #

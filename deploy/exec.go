@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -82,6 +83,7 @@ func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecO
 	pr.Event(Event{Time: start, Type: EventRunStart, Command: strings.Join(opts.Command, " "), Hosts: names})
 
 	results := make([]HostResult, len(hosts))
+	done := closeWhenDone(conns, hosts)
 	var g errgroup.Group
 	if opts.Parallel > 0 {
 		g.SetLimit(opts.Parallel)
@@ -92,6 +94,7 @@ func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecO
 				results[i] = HostResult{Host: h.Name, Status: -1, Err: err}
 			} else {
 				results[i] = execOne(ctx, conns, h, script, opts, pr)
+				done(h)
 			}
 			r := results[i]
 			ev := Event{Time: time.Now(), Type: EventHostEnd, Host: h.Name, Duration: r.Duration.Seconds()}
@@ -111,6 +114,42 @@ func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecO
 	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, OK: intPtr(len(hosts) - failed), Failed: intPtr(failed),
 		Duration: res.Duration.Seconds()})
 	return res
+}
+
+// closeWhenDone returns what to call once a host's command is over: it
+// closes the host's connection when no other host of hosts shares it (two
+// aliases of one machine do). exec has one command a host; without this a
+// run over 1,000 hosts keeps 1,000 connections, and their memory, until
+// the last host is done. A connector that cannot resolve and drop hosts
+// (a test's fake) keeps its connections.
+func closeWhenDone(conns connector, hosts []*config.Host) func(*config.Host) {
+	rs, canResolve := conns.(resolver)
+	d, canDrop := conns.(dropper)
+	if !canResolve || !canDrop {
+		return func(*config.Host) {}
+	}
+	where := make(map[*config.Host]string, len(hosts)) // read only, once made
+	left := map[string]int{}                           // hosts still running, by where
+	for _, h := range hosts {
+		if w, err := rs.Resolve(h); err == nil {
+			where[h] = w
+			left[w]++
+		}
+	}
+	var mu sync.Mutex
+	return func(h *config.Host) {
+		w, ok := where[h]
+		if !ok {
+			return
+		}
+		mu.Lock()
+		left[w]--
+		last := left[w] == 0
+		mu.Unlock()
+		if last {
+			d.Drop(h)
+		}
+	}
 }
 
 func execOne(ctx context.Context, conns connector, h *config.Host, script string, opts ExecOptions, pr Printer) HostResult {

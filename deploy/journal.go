@@ -127,7 +127,7 @@ func (r *Runner) writeJournal(ctx context.Context, hosts []*config.Host, info Lo
 		// script on stdin.
 		script := fmt.Sprintf("mkdir -p %[1]s && printf '%%s\\n' %[2]s >> %[1]s/journal\n%[3]s",
 			remote.MustQuotePath(dir), remote.MustQuote(config.Mask(string(line), sc.Secrets())), unlockScript(dir+"/lock", info.ID))
-		if err := conn.Run(ctx, &remote.Cmd{Script: script}); err != nil {
+		if err := conn.Run(ctx, &remote.Cmd{Script: script, Last: true}); err != nil {
 			if err2 := r.onFreshConnection(h, script); err2 != nil {
 				return fmt.Errorf("journal on %s: %w", h.Name, err)
 			}
@@ -252,5 +252,5 @@ func (r *Runner) onFreshConnection(h *config.Host, script string) error {
 	if err != nil {
 		return err
 	}
-	return conn.Run(ctx, &remote.Cmd{Script: script})
+	return conn.Run(ctx, &remote.Cmd{Script: script, Last: true})
 }

@@ -375,7 +375,7 @@ func (r *Runner) releaseLocks(ctx context.Context, locks []*hostLock, info LockI
 				}
 			}
 			script := unlockScript(l.dir, info.ID)
-			err := conn.Run(ctx, &remote.Cmd{Script: script})
+			err := conn.Run(ctx, &remote.Cmd{Script: script, Last: true})
 			if err != nil && l.h != nil && r.onFreshConnection(l.h, script) == nil {
 				err = nil
 			}

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,21 +48,24 @@ type channelSession struct {
 // is ready two round trips after it is asked for, and a command takes
 // one).
 type channels struct {
-	client *ssh.Client
-	ahead  int32                // shells to keep started ahead; 0: none
-	spare  chan *channelSession // shells started ahead
-	asked  atomic.Int32         // shells ready or on their way
+	conn  ssh.Conn
+	ahead int32                // shells to keep started ahead; 0: none
+	spare chan *channelSession // shells started ahead
+	asked atomic.Int32         // shells ready or on their way
 }
 
-func newChannels(c *ssh.Client, ahead int) *channels {
-	return &channels{client: c, ahead: int32(ahead), spare: make(chan *channelSession, max(ahead, 1))}
+func newChannels(c ssh.Conn, ahead int) *channels {
+	return &channels{conn: c, ahead: int32(ahead), spare: make(chan *channelSession, max(ahead, 1))}
 }
 
 // ready returns the shell started ahead, when there is one and it is
 // still there, waiting for its script (the caller then sends it, and
-// nothing else starts); either way it starts the next one.
-func (cs *channels) ready() (*channelSession, bool) {
-	defer cs.openAhead()
+// nothing else starts); either way it starts the next one, when more
+// commands may follow.
+func (cs *channels) ready(more bool) (*channelSession, bool) {
+	if more {
+		defer cs.openAhead()
+	}
 	for {
 		select {
 		case s := <-cs.spare:
@@ -85,12 +89,14 @@ func (cs *channels) ready() (*channelSession, bool) {
 // open opens a session channel, retrying a refusal for a moment: sshd
 // counts a closed session until its close handshake is done, so a slot
 // freed here may still be taken there. It starts a shell ahead for the
-// next command too.
-func (cs *channels) open(ctx context.Context) (*channelSession, error) {
-	defer cs.openAhead()
+// next command too, when more may follow.
+func (cs *channels) open(ctx context.Context, more bool) (*channelSession, error) {
+	if more {
+		defer cs.openAhead()
+	}
 	delay := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		ch, reqs, err := cs.client.OpenChannel("session", nil)
+		ch, reqs, err := cs.conn.OpenChannel("session", nil)
 		if err == nil {
 			return &channelSession{ch: ch, reqs: reqs}, nil
 		}
@@ -125,7 +131,7 @@ func (cs *channels) openAhead() {
 
 // startOne starts a shell and keeps it for a command.
 func (cs *channels) startOne() {
-	ch, reqs, err := cs.client.OpenChannel("session", nil)
+	ch, reqs, err := cs.conn.OpenChannel("session", nil)
 	if err != nil {
 		cs.asked.Add(-1)
 		return
@@ -228,7 +234,7 @@ func (s *channelSession) wait(stdout, stderr io.Writer) error {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
-			_, _ = io.Copy(orDiscard(c.w), c.r)
+			_ = copyOutput(orDiscard(c.w), c.r)
 		}()
 	}
 	var status *int
@@ -265,6 +271,32 @@ func (s *channelSession) wait(stdout, stderr io.Writer) error {
 		return &exitStatus{status: *status}
 	}
 	return nil
+}
+
+// copyOutput copies a command's output from r to w until r ends. Its
+// buffer starts small and grows only while reads fill it, up to a packet
+// (32 kB): a run over 1,000 hosts has 2,000 of these copies waiting at
+// once, most of them for a few bytes, and io.Copy's 32 kB each would be
+// 64 MB.
+func copyOutput(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 512)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if wn, werr := w.Write(buf[:n]); werr != nil || wn < n {
+				return cmp.Or(werr, io.ErrShortWrite)
+			}
+			if n == len(buf) && len(buf) < 32<<10 {
+				buf = make([]byte, 2*len(buf))
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Close closes the channel.

@@ -48,7 +48,7 @@ func (c *sshConn) Upload(ctx context.Context, local, dest string) error {
 }
 
 func (c *sshConn) upload(ctx context.Context, pc *pooledClient, local, dest string) error {
-	client, err := sftp.NewClient(pc.client, sftp.UseConcurrentWrites(true))
+	client, err := sftp.NewClient(pc.sshClient(), sftp.UseConcurrentWrites(true))
 	if err != nil {
 		if ctx.Err() != nil {
 			return c.ended(ctx, "upload")

@@ -40,17 +40,21 @@ type Options struct {
 	// user; nil never asks, and such a command fails with a
 	// SudoPasswordError. The answer is sent on sudo's stdin.
 	SudoPassword func(host, user string) ([]byte, error)
-	// ConnectTimeout bounds dialling and the handshake; default 15s.
+	// ConnectTimeout bounds dialling and the handshake, not the wait for
+	// a handshake slot; default 15s.
 	ConnectTimeout time.Duration
 	// KeepaliveInterval sends a keepalive this often and drops a
 	// connection that misses three; default 15s, negative disables.
 	KeepaliveInterval time.Duration
 	// MaxHandshakes bounds the handshakes in flight in all, so a fleet
-	// of hundreds does not open hundreds of sockets at once; default 64.
+	// of hundreds does not do hundreds of key exchanges at once; default
+	// 64. A connection waits for its turn once its TCP connection is
+	// open, and the wait does not count against ConnectTimeout.
 	MaxHandshakes int
-	// MaxHandshakesPerServer bounds the handshakes in flight with one
-	// sshd (one address), under its MaxStartups (default 10:30:100),
-	// past which it drops new connections; default 8.
+	// MaxHandshakesPerServer bounds the connections being opened and
+	// authenticated with one sshd (one address), under its MaxStartups
+	// (default 10:30:100), past which it drops new connections; default
+	// 8. A connection waits for this turn before its TCP connection.
 	MaxHandshakesPerServer int
 	// MaxSessions bounds the commands running at once over one
 	// connection; default 7: with the shells started ahead and an SFTP
@@ -79,12 +83,15 @@ type Pool struct {
 }
 
 type pooledClient struct {
-	ready    chan struct{} // closed once client or err is set
+	ready    chan struct{} // closed once conn or err is set
 	gone     chan struct{} // closed once the connection has ended
-	client   *ssh.Client
+	conn     ssh.Conn
 	chans    *channels // session channels, one opened ahead
 	sessions chan struct{}
 	err      error
+
+	clientOnce sync.Once   // see sshClient
+	client     *ssh.Client // set before ready for agent forwarding
 
 	forwardOnce sync.Once // the agent's channel handler, set up once
 	forwardErr  error
@@ -169,8 +176,8 @@ func (p *Pool) Drop(target Target) {
 	for _, pc := range victims {
 		select {
 		case <-pc.ready:
-			if pc.client != nil {
-				pc.client.Close()
+			if pc.conn != nil {
+				pc.conn.Close()
 			}
 		default: // still dialling: it ends by its own timeout
 		}
@@ -187,8 +194,8 @@ func (p *Pool) Close() error {
 	var errs []error
 	for _, pc := range clients {
 		<-pc.ready
-		if pc.client != nil {
-			if err := pc.client.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		if pc.conn != nil {
+			if err := pc.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, err)
 			}
 		}
@@ -226,90 +233,77 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 		return pc, pc.err
 	}
 
-	pc.client, pc.err = p.dial(ctx, e)
+	var chans <-chan ssh.NewChannel
+	var reqs <-chan *ssh.Request
+	pc.conn, chans, reqs, pc.err = p.dial(ctx, e)
 	if pc.err != nil {
 		// Forget the failure so that a later call may try again.
 		p.mu.Lock()
 		delete(p.clients, key)
 		p.mu.Unlock()
 	} else {
-		pc.chans = newChannels(pc.client, p.opts.ShellsAhead)
-		p.keepalive(pc.client, key)
-		go p.forgetWhenGone(key, pc)
+		if e.forwardAgent {
+			// The host opens the forwarded agent's channels, which
+			// x/crypto's Client hands to the agent's handler.
+			pc.client = ssh.NewClient(pc.conn, chans, closed[*ssh.Request]())
+			chans = nil
+		}
+		pc.chans = newChannels(pc.conn, p.opts.ShellsAhead)
+		p.keepalive(pc)
+		go p.serve(key, pc, chans, reqs)
 	}
 	close(pc.ready)
 	return pc, pc.err
 }
 
-// forgetWhenGone drops a connection from the pool once it ends — cut,
-// reset, closed by keepalive — so the next command to that host dials
-// again instead of failing on the dead one. A run that lost a host
-// mid-step can reach it again to read its state and roll it back.
-func (p *Pool) forgetWhenGone(key string, pc *pooledClient) {
-	pc.client.Wait()
-	close(pc.gone)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.clients[key] == pc {
-		delete(p.clients, key)
-	}
-}
-
-func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
+// dial connects to e. What the host asks of the connection, channels and
+// requests, is the caller's to serve.
+func (p *Pool) dial(ctx context.Context, e *endpoint) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
 	timeout := p.opts.ConnectTimeout
 	if e.connectTime > 0 {
 		timeout = e.connectTime
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	var conn net.Conn
-	var err error
-	if len(e.jumps) == 0 {
-		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", e.addr())
-	} else {
-		// The last hop's connection, itself reached through the hops
-		// before it, carries the TCP connection to the target.
-		last := e.jumps[len(e.jumps)-1]
-		je, rerr := p.config.resolve(last)
-		if rerr != nil {
-			return nil, rerr
-		}
-		je.jumps = e.jumps[:len(e.jumps)-1]
-		jc, jerr := p.client(ctx, je)
-		if jerr != nil {
-			return nil, fmt.Errorf("jump host %s: %w", last, jerr)
-		}
-		conn, err = jc.client.DialContext(ctx, "tcp", e.addr())
-	}
+	jump, err := p.jumpClient(ctx, e)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", e.addr(), err)
+		return nil, nil, nil, err
 	}
-
-	// Handshakes wait their turn, in all and per server; the connection
-	// of a jump host is shared, so a bastion sees one login per run.
-	p.mu.Lock()
-	server, ok := p.perAddr[e.addr()]
-	if !ok {
-		server = make(chan struct{}, p.opts.MaxHandshakesPerServer)
-		p.perAddr[e.addr()] = server
+	// Handshakes wait their turn, with this server before the TCP
+	// connection is opened (sshd counts a connection against its
+	// MaxStartups from its accept on), and in all once it is open. The
+	// connect timeout bounds the connection and the handshake, not the
+	// waits: a host behind a thousand others still has all of it.
+	release, err := p.turn(ctx, p.serverSlots(e.addr()), e.addr())
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	p.mu.Unlock()
-	for _, slots := range []chan struct{}{server, p.shakes} {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-		case <-ctx.Done():
-			conn.Close()
-			return nil, fmt.Errorf("connect to %s: %w", e.addr(), ctx.Err())
-		}
+	defer release()
+	start := time.Now()
+	dialCtx, cancelDial := context.WithTimeout(ctx, timeout)
+	var conn net.Conn
+	if jump == nil {
+		var d net.Dialer
+		conn, err = d.DialContext(dialCtx, "tcp", e.addr())
+	} else {
+		conn, err = jump.sshClient().DialContext(dialCtx, "tcp", e.addr())
 	}
+	cancelDial()
+	spent := time.Since(start)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", e.addr(), err)
+	}
+	releaseAll, err := p.turn(ctx, p.shakes, e.addr())
+	if err != nil {
+		conn.Close()
+		return nil, nil, nil, err
+	}
+	defer releaseAll()
+	ctx, cancel := context.WithTimeout(ctx, timeout-spent)
+	defer cancel()
 
 	cfg, signers, notes, err := p.clientConfig(e)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil, nil, err
 	}
 	cfg.Timeout = timeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -324,16 +318,62 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (*ssh.Client, error) {
 		var hkErr *HostKeyError
 		switch {
 		case errors.As(err, &hkErr):
-			return nil, hkErr
+			return nil, nil, nil, hkErr
 		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, authError(e, signers, notes, err)
+			return nil, nil, nil, authError(e, signers, notes, err)
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), ctx.Err())
+			return nil, nil, nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), ctx.Err())
 		}
-		return nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), err)
+		return nil, nil, nil, fmt.Errorf("ssh handshake with %s: %w", e.addr(), err)
 	}
 	conn.SetDeadline(time.Time{})
-	return ssh.NewClient(cc, chans, reqs), nil
+	return cc, chans, reqs, nil
+}
+
+// jumpClient is the connection to e's last jump host, which carries the
+// TCP connection to e (nil when e is reached directly). It is dialled, or
+// shared, before e waits for its handshake slots: it takes slots of its
+// own.
+func (p *Pool) jumpClient(ctx context.Context, e *endpoint) (*pooledClient, error) {
+	if len(e.jumps) == 0 {
+		return nil, nil
+	}
+	last := e.jumps[len(e.jumps)-1]
+	je, err := p.config.resolve(last)
+	if err != nil {
+		return nil, err
+	}
+	// The last hop is itself reached through the hops before it.
+	je.jumps = e.jumps[:len(e.jumps)-1]
+	jc, err := p.client(ctx, je)
+	if err != nil {
+		return nil, fmt.Errorf("jump host %s: %w", last, err)
+	}
+	return jc, nil
+}
+
+// serverSlots are the handshake slots of the server at addr.
+func (p *Pool) serverSlots(addr string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	slots, ok := p.perAddr[addr]
+	if !ok {
+		slots = make(chan struct{}, p.opts.MaxHandshakesPerServer)
+		p.perAddr[addr] = slots
+	}
+	return slots
+}
+
+// turn waits for one of slots, for a handshake with addr; release gives
+// it back. A dial takes its server's slot before the global one, always,
+// so no two dials each hold what the other waits for.
+func (p *Pool) turn(ctx context.Context, slots chan struct{}, addr string) (release func(), err error) {
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect to %s: waiting for a handshake slot: %w", addr, ctx.Err())
+	}
 }
 
 // clientConfig is how deploy logs in to e: its user, the agent's keys then
@@ -395,49 +435,4 @@ func (p *Pool) hostKeysFor(e *endpoint) (*hostKeys, error) {
 	}
 	p.hostKeys[key] = hk
 	return hk, nil
-}
-
-// keepalive sends keepalive@openssh.com requests and closes a connection
-// that misses three in a row, so a dead host fails its commands instead of
-// hanging them.
-func (p *Pool) keepalive(c *ssh.Client, key string) {
-	interval := p.opts.KeepaliveInterval
-	if interval < 0 {
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		c.Wait()
-		close(done)
-	}()
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		missed := 0
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			reply := make(chan error, 1)
-			go func() {
-				_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
-				reply <- err
-			}()
-			select {
-			case err := <-reply:
-				if err != nil {
-					return // the connection is gone already
-				}
-				missed = 0
-			case <-time.After(interval):
-				missed++
-			}
-			if missed >= 3 {
-				c.Close()
-				return
-			}
-		}
-	}()
 }

@@ -200,11 +200,11 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l 
 			_, _ = s.ch.Write(l.stdin)
 		}()
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- s.wait(stdout, stderr) }()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
+	// When ctx ends the command is stopped, and the session closed
+	// cancelWait later if it has not ended by then. A timer, not a
+	// goroutine, waits for that: a run over 1,000 hosts has 1,000
+	// commands running at once.
+	stop := context.AfterFunc(ctx, func() {
 		if cmd.TTY {
 			_ = s.signal(ssh.SIGTERM)
 		} else {
@@ -217,10 +217,10 @@ func (c *sshConn) runSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l 
 				// before sh has a whole script, so none of it runs.
 			}
 		}
-		select {
-		case <-waited:
-		case <-time.After(cancelWait):
-		}
+		time.AfterFunc(cancelWait, func() { _ = s.Close() })
+	})
+	err = s.wait(stdout, stderr)
+	if !stop() {
 		return c.ended(ctx, "run")
 	}
 	var status *exitStatus
@@ -260,7 +260,7 @@ type launch struct {
 // and public.
 func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l *launch) (*channelSession, error) {
 	if l.plain {
-		if s, ok := pc.chans.ready(); ok {
+		if s, ok := pc.chans.ready(!cmd.Last); ok {
 			return s, nil
 		}
 		if l.public {
@@ -269,7 +269,7 @@ func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, 
 			}
 		}
 	}
-	s, err := pc.chans.open(ctx)
+	s, err := pc.chans.open(ctx, !cmd.Last)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, c.ended(ctx, "open session")
@@ -326,7 +326,7 @@ func (c *sshConn) mayForwardAgent() error {
 // forwardAgent serves this machine's ssh-agent to the session's command.
 func (c *sshConn) forwardAgent(pc *pooledClient, s *channelSession) error {
 	pc.forwardOnce.Do(func() {
-		pc.forwardErr = agent.ForwardToRemote(pc.client, c.pool.opts.AgentSocket)
+		pc.forwardErr = agent.ForwardToRemote(pc.sshClient(), c.pool.opts.AgentSocket)
 	})
 	if pc.forwardErr != nil {
 		return fmt.Errorf("agent forwarding to %s: %w", c.name, pc.forwardErr)

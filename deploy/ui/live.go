@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deploy-tool/deploy/deploy"
 	"github.com/deploy-tool/deploy/deploy/config"
@@ -13,13 +14,17 @@ import (
 
 // LivePrinter shows, under the scrolling output, one status line per host:
 // the step it is on and for how long, redrawn at every event and a few
-// times a second, and erased when the run ends. It is for a terminal; the
-// lines themselves are printed by the TextPrinter it wraps.
+// times a second, and erased when the run ends. When the hosts do not fit
+// (more than perHostMax, or more than the terminal's height leaves room
+// for), it shows a compact block instead: a line of counts, then the
+// failed hosts and the slowest running ones (compact.go). It is for a
+// terminal; the lines themselves are printed by the TextPrinter it wraps.
 type LivePrinter struct {
 	inner *TextPrinter
 	term  io.Writer // where the status block is drawn (a terminal)
 	st    Style
 	every time.Duration
+	size  func() (width, height int) // of the terminal
 
 	mu     sync.Mutex
 	hosts  []string
@@ -28,6 +33,8 @@ type LivePrinter struct {
 	stop   chan struct{}
 	width  int
 	stepNo int
+	title  string    // what the run is on: "step 3: migrate"
+	since  time.Time // when it started on it
 }
 
 type liveState struct {
@@ -39,7 +46,8 @@ type liveState struct {
 // NewLivePrinter draws the status block on term (normally stderr) and
 // prints the run's lines with inner.
 func NewLivePrinter(inner *TextPrinter, term io.Writer, st Style) *LivePrinter {
-	return &LivePrinter{inner: inner, term: term, st: st, every: 250 * time.Millisecond, state: map[string]*liveState{}}
+	return &LivePrinter{inner: inner, term: term, st: st, every: 250 * time.Millisecond, state: map[string]*liveState{},
+		size: func() (int, int) { return terminalSize(term) }}
 }
 
 func (p *LivePrinter) Event(e deploy.Event) {
@@ -55,18 +63,20 @@ func (p *LivePrinter) Event(e deploy.Event) {
 			// this in step by step.
 			p.state[h] = &liveState{step: "running " + config.FirstLine(e.Command, 40), started: e.Time}
 		}
+		p.title, p.since = "running "+config.FirstLine(e.Command, 40), e.Time
 		if p.stop == nil {
 			p.stop = make(chan struct{})
 			go p.tick(p.stop)
 		}
 	case deploy.EventStepStart:
 		p.stepNo++
+		p.title, p.since = fmt.Sprintf("step %d: %s", p.stepNo, config.FirstLine(e.Command, 40)), e.Time
 		for _, h := range e.Hosts {
 			if _, ok := p.state[h]; !ok {
 				p.hosts = append(p.hosts, h)
 				p.width = max(p.width, len(h))
 			}
-			p.state[h] = &liveState{step: fmt.Sprintf("step %d: %s", p.stepNo, config.FirstLine(e.Command, 40)), started: e.Time}
+			p.state[h] = &liveState{step: p.title, started: e.Time}
 		}
 	case deploy.EventStepEnd, deploy.EventHostEnd:
 		if s := p.state[e.Host]; s != nil {
@@ -118,20 +128,37 @@ func (p *LivePrinter) draw() {
 	if len(p.hosts) == 0 {
 		return
 	}
-	var b strings.Builder
-	for _, h := range p.hosts {
-		s := p.state[h]
-		line := fmt.Sprintf("  %-*s  ", p.width, h)
-		switch {
-		case s == nil:
-			line += p.st.Faint("waiting")
-		case s.done != "":
-			line += p.st.Faint(s.done + ", waiting for the others")
-		default:
-			line += p.st.Cyan("▸ ") + s.step + p.st.Faint(fmt.Sprintf("  %.1fs", time.Since(s.started).Seconds()))
+	width, height := p.size()
+	var lines []string
+	if n := perHostLimit(height); len(p.hosts) <= n {
+		lines = make([]string, 0, len(p.hosts))
+		for _, h := range p.hosts {
+			lines = append(lines, p.hostLine(h, width))
 		}
-		b.WriteString(line + "\x1b[K\n")
+	} else {
+		lines = p.compact(compactLimit(height), width)
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l + "\x1b[K\n")
 	}
 	io.WriteString(p.term, b.String())
-	p.drawn = len(p.hosts)
+	p.drawn = len(lines)
+}
+
+// hostLine is a host's status line: the step it runs and for how long,
+// or how its last step ended; the step's name is shortened to fit in
+// width, since a line that wraps would not be erased.
+func (p *LivePrinter) hostLine(h string, width int) string {
+	s := p.state[h]
+	line := fmt.Sprintf("  %-*s  ", p.width, h)
+	switch {
+	case s == nil:
+		return line + p.st.Faint("waiting")
+	case s.done != "":
+		return line + p.st.Faint(s.done+", waiting for the others")
+	}
+	elapsed := fmt.Sprintf("  %.1fs", time.Since(s.started).Seconds())
+	step := clip(s.step, width-1-utf8.RuneCountInString(line)-2-len(elapsed))
+	return line + p.st.Cyan("▸ ") + step + p.st.Faint(elapsed)
 }

@@ -3,6 +3,7 @@
 package sshtest
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -33,6 +35,15 @@ type InProcess struct {
 	// answer them, as a host that hangs would.
 	IgnoreKeepalives bool
 
+	// Handshakes counts the handshakes in flight: from the client's first
+	// byte (its version line) until it is authenticated or gives up.
+	// Unauthenticated counts the connections not yet authenticated, from
+	// the accept on: what sshd's MaxStartups limits.
+	Handshakes, Unauthenticated *Gauge
+	// Sessions counts the session channels open.
+	Sessions *Gauge
+
+	delay    time.Duration
 	listener net.Listener
 	mu       sync.Mutex
 	conns    []net.Conn
@@ -47,17 +58,56 @@ func (s *InProcess) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa
 // It stops at cleanup.
 func (e *Env) StartInProcess(t testing.TB, name string) *InProcess {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	return e.StartInProcessConfig(t, InProcessConfig{Name: name})
+}
+
+// StartInProcessConfig is StartInProcess with the settings of c; its
+// Client is the Env's key.
+func (e *Env) StartInProcessConfig(t testing.TB, c InProcessConfig) *InProcess {
+	t.Helper()
+	c.Client = e.ClientPub
+	s, err := ListenInProcess(c)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	appendFile(t, e.KnownHosts, fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, ssh.MarshalAuthorizedKey(s.HostKey)))
+	appendFile(t, e.SSHConfig, fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
+		s.Name, s.Host, s.Port, e.User, e.ClientKey, e.KnownHosts))
+	return s
+}
+
+// InProcessConfig is what ListenInProcess serves.
+type InProcessConfig struct {
+	Name   string
+	Client ssh.PublicKey // the one key it accepts
+	// Handshakes and Unauthenticated are the gauges the server counts
+	// into (see InProcess); nil makes new ones.
+	Handshakes, Unauthenticated *Gauge
+	// HandshakeDelay holds each handshake this long once the client has
+	// said its version, as a busy or far server would.
+	HandshakeDelay time.Duration
+}
+
+// ListenInProcess serves SSH on a new port of 127.0.0.1 with a new
+// ed25519 host key, until Close. Unlike StartInProcess it needs no test:
+// programs such as the benchmark's fleet use it.
+func ListenInProcess(c InProcessConfig) (*InProcess, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("host key of %s: %w", c.Name, err)
 	}
 	hostSigner, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("host key of %s: %w", c.Name, err)
 	}
+	want := string(c.Client.Marshal())
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if string(key.Marshal()) == string(e.ClientPub.Marshal()) {
+			if string(key.Marshal()) == want {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("unknown key")
@@ -66,19 +116,14 @@ func (e *Env) StartInProcess(t testing.TB, name string) *InProcess {
 	cfg.AddHostKey(hostSigner)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("listen for %s: %w", c.Name, err)
 	}
-	s := &InProcess{Name: name, Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, HostKey: hostSigner.PublicKey(), listener: l}
+	s := &InProcess{Name: c.Name, Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, HostKey: hostSigner.PublicKey(),
+		Handshakes: cmp.Or(c.Handshakes, NewGauge(nil)), Unauthenticated: cmp.Or(c.Unauthenticated, NewGauge(nil)),
+		Sessions: NewGauge(nil), delay: c.HandshakeDelay, listener: l}
 	s.wg.Add(1)
 	go s.serve(cfg)
-	t.Cleanup(s.Close)
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	appendFile(t, e.KnownHosts, fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, ssh.MarshalAuthorizedKey(s.HostKey)))
-	appendFile(t, e.SSHConfig, fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
-		name, s.Host, s.Port, e.User, e.ClientKey, e.KnownHosts))
-	return s
+	return s, nil
 }
 
 // DropConnections cuts every client connection, as a failing network
@@ -119,7 +164,11 @@ func (s *InProcess) serve(cfg *ssh.ServerConfig) {
 
 func (s *InProcess) handle(c net.Conn, cfg *ssh.ServerConfig) {
 	defer c.Close()
-	_, chans, reqs, err := ssh.NewServerConn(c, cfg)
+	s.Unauthenticated.Inc()
+	fc := &firstRead{Conn: c, gauge: s.Handshakes, delay: s.delay}
+	_, chans, reqs, err := ssh.NewServerConn(fc, cfg)
+	fc.end()
+	s.Unauthenticated.Dec()
 	if err != nil {
 		return
 	}
@@ -142,11 +191,50 @@ func (s *InProcess) handle(c net.Conn, cfg *ssh.ServerConfig) {
 			continue
 		}
 		wg.Add(1)
+		s.Sessions.Inc()
 		go func() {
 			defer wg.Done()
+			defer s.Sessions.Dec()
 			session(ch, chReqs)
 		}()
 	}
+}
+
+// firstRead counts a handshake in its gauge from the connection's first
+// byte read until end, and holds that first read for delay.
+type firstRead struct {
+	net.Conn
+	gauge *Gauge
+	delay time.Duration
+
+	mu             sync.Mutex
+	started, ended bool
+}
+
+func (c *firstRead) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		first := !c.started && !c.ended
+		if first {
+			c.started = true
+			c.gauge.Inc()
+		}
+		c.mu.Unlock()
+		if first {
+			time.Sleep(c.delay)
+		}
+	}
+	return n, err
+}
+
+func (c *firstRead) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started && !c.ended {
+		c.gauge.Dec()
+	}
+	c.ended = true
 }
 
 // session serves one channel: an exec request runs sh -c in its own
@@ -226,13 +314,20 @@ func session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}
 		}
 	}
-	// The client went away: nothing of its command runs on.
+	// The client went away: nothing of its command runs on, and the
+	// server is not done with the session (Close waits for it) until the
+	// command has exited, or a moment longer when something it started
+	// outside its group keeps its output open.
 	if cmd != nil {
 		select {
 		case <-done:
 		default:
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			io.Copy(io.Discard, ch)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+			}
 		}
 	}
 }
