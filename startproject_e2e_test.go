@@ -233,7 +233,7 @@ func hammer(t *testing.T, hosts []string, ports map[string]int) func() (int, str
 					failed, last = failed+1, h+": "+err.Error()
 					mu.Unlock()
 				}
-				time.Sleep(5 * time.Millisecond)
+				time.Sleep(25 * time.Millisecond)
 			}
 		}()
 	}
