@@ -37,6 +37,9 @@ type StarterProject struct {
 	Branch   string // the current git branch
 	Settings string // DJANGO_SETTINGS_MODULE from manage.py
 	WSGIPath string // the project's wsgi.py, relative to the repository
+	// Postgres says the settings use PostgreSQL: one database server for
+	// every host, its address from the environment.
+	Postgres bool
 }
 
 // DetectProject looks at dir for a Django project (manage.py) and a git
@@ -57,9 +60,24 @@ func DetectProject(ctx context.Context, dir string) StarterProject {
 	}
 	pkg, _, _ := strings.Cut(p.Settings, ".")
 	p.WSGIPath = pkg + "/wsgi.py"
+	p.Postgres = usesPostgres(dir, p.Settings)
 	url, branch := gitInfo(dir)
 	p.Repo, p.Branch = cmp.Or(url, p.Repo), cmp.Or(branch, p.Branch)
 	return p
+}
+
+// usesPostgres reports whether the settings module (a file, or a package
+// of files) names Django's PostgreSQL backend.
+func usesPostgres(dir, module string) bool {
+	base := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(module, ".", "/")))
+	files, _ := filepath.Glob(filepath.Join(base, "*.py"))
+	files = append(files, base+".py")
+	for _, f := range files {
+		if src, err := os.ReadFile(f); err == nil && bytes.Contains(src, []byte("django.db.backends.postgresql")) {
+			return true
+		}
+	}
+	return false
 }
 
 // gitInfo reads the git repository holding dir, if any: remote origin's
@@ -117,7 +135,7 @@ func Starter(p StarterProject) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	err = t.Execute(&buf, map[string]string{
+	err = t.Execute(&buf, map[string]any{"Postgres": p.Postgres,
 		"Name": p.Name, "NameTOML": tomlString(p.Name), "RepoTOML": tomlString(p.Repo),
 		"BranchTOML": tomlString(p.Branch), "SettingsTOML": tomlString(p.Settings), "WSGIPath": p.WSGIPath,
 		"WSGIModuleTOML": tomlString(strings.TrimSuffix(strings.ReplaceAll(p.WSGIPath, "/", "."), ".py")),

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -54,5 +55,56 @@ func TestDetectProjectGit(t *testing.T) {
 	p = DetectProject(ctx, dir)
 	if p.Branch != "main" {
 		t.Errorf("detached HEAD: branch %q, want the placeholder main", p.Branch)
+	}
+}
+
+// The starter Deployfile loads as written, for a SQLite project (a
+// database per host: shared, migrated on each) and for a PostgreSQL one
+// (one server: DATABASE_URL a secret from the environment, given to
+// migrate, once, and to the app).
+func TestStarterSQLiteAndPostgres(t *testing.T) {
+	for _, tt := range []struct {
+		settings string
+		postgres bool
+	}{
+		{"DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3'}}\n", false},
+		{"DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', 'NAME': 'mysite'}}\n", true},
+	} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "mysite"), 0o755)
+		os.WriteFile(filepath.Join(dir, "manage.py"), []byte("os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "mysite", "settings.py"), []byte(tt.settings), 0o644)
+		p := DetectProject(context.Background(), dir)
+		if p.Postgres != tt.postgres {
+			t.Fatalf("postgres detected: %v, want %v", p.Postgres, tt.postgres)
+		}
+		data, err := Starter(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		df, err := Parse("Deployfile", data, LoadOptions{})
+		if err != nil {
+			t.Fatalf("postgres=%v: the starter does not load: %v\n%s", tt.postgres, err, data)
+		}
+		var migrate, reload *Step
+		for _, s := range df.Tasks["deploy"].Steps {
+			switch s.Arg {
+			case "migrate":
+				migrate = s
+			case "reload":
+				reload = s
+			}
+		}
+		hasDB := slices.Contains(df.App.Shared, "db.sqlite3")
+		url := df.Vars["database_url"]
+		switch {
+		case migrate == nil || reload == nil:
+			t.Errorf("postgres=%v: no migrate or reload step", tt.postgres)
+		case tt.postgres && (hasDB || !migrate.Once || url == nil || !url.Secret || url.Env != "DATABASE_URL" ||
+			migrate.Env["DATABASE_URL"] == "" || reload.Env["DATABASE_URL"] == ""):
+			t.Errorf("postgres: shared %v, migrate once %v env %v, reload env %v, var %+v", df.App.Shared, migrate.Once, migrate.Env, reload.Env, url)
+		case !tt.postgres && (!hasDB || migrate.Once || url != nil):
+			t.Errorf("sqlite: shared %v, migrate once %v, var %+v", df.App.Shared, migrate.Once, url)
+		}
 	}
 }
