@@ -103,6 +103,14 @@ func TestGunicornMethod(t *testing.T) {
 	if ps, _ := exec.Command("ps", "-eo", "args").Output(); bytes.Contains(ps, []byte("gunicorn-s3cret-key")) {
 		t.Errorf("the secret is in a command line:\n%s", ps)
 	}
+	// deploy status reads the server back from each host.
+	code, out, errOut := runCLI(t, append(sb.flags, "status", "web", "--json")...)
+	for _, h := range []string{"web1", "web2"} {
+		if want := fmt.Sprintf(`"host":"%s"`, h); code != 0 || !strings.Contains(out, want) ||
+			!strings.Contains(out, fmt.Sprintf(`"server":"gunicorn %d, 2 workers"`, masters[h])) {
+			t.Errorf("status: exit %d, want %s's server gunicorn %d with 2 workers:\n%s%s", code, h, masters[h], out, errOut)
+		}
+	}
 	before := map[string][]int{}
 	for h, m := range masters {
 		before[h] = workersOf(m)

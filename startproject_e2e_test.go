@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,7 +112,7 @@ func TestStartprojectDeploys(t *testing.T) {
 			data, _ := os.ReadFile(filepath.Join(u.HomeDir, root, h, "mysite", "shared", "gunicorn.pid"))
 			var pid int
 			if _, err := fmt.Sscan(string(data), &pid); err == nil && pid > 0 {
-				mustSh(t, "/", "kill", fmt.Sprint(pid))
+				syscall.Kill(pid, syscall.SIGTERM)
 			}
 		}
 	})
@@ -197,6 +198,23 @@ func TestStartprojectDeploys(t *testing.T) {
 	for _, h := range hosts {
 		if code, body := get(h, "/polls/"); code != 200 || !strings.Contains(body, "questions asked") {
 			t.Errorf("%s after the rollback: %d %q", h, code, body)
+		}
+	}
+
+	// The starter's stop task stops gunicorn on every host.
+	if code, out, errOut := runCLI(t, append(flags, "run", "stop", "prod", "--yes")...); code != 0 {
+		t.Fatalf("stop: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, h := range hosts {
+		for i := 0; ; i++ {
+			if code, _ := get(h, "/polls/"); code == 0 {
+				break
+			}
+			if i == 100 {
+				t.Errorf("%s still answers after the stop task", h)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,9 +27,14 @@ type HostStatus struct {
 	// names no release of the host.
 	Served string `json:"served,omitempty"`
 	// ServedErr is why the app could not be asked.
-	ServedErr string        `json:"served_error,omitempty"`
-	LastRun   *JournalEntry `json:"last_run,omitempty"`
-	Drift     []string      `json:"drift,omitempty"` // what is wrong here
+	ServedErr string `json:"served_error,omitempty"`
+	// Server is gunicorn's master and its workers, read from the pid file
+	// in the shared directory ("" when there is none); ServerGone the pid
+	// a stale pid file names.
+	Server     string        `json:"server,omitempty"`
+	ServerGone string        `json:"server_gone_pid,omitempty"`
+	LastRun    *JournalEntry `json:"last_run,omitempty"`
+	Drift      []string      `json:"drift,omitempty"` // what is wrong here
 }
 
 // Status reads, on every host at once and in one command each, its
@@ -109,6 +115,11 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 	}
 	journal := remote.MustQuotePath(stateDir(sc) + "/journal")
 	script := s.StateScript() + "\nif [ -f " + journal + " ]; then echo \"journal $(tail -n 1 " + journal + ")\"; fi"
+	// gunicorn's master, as a reload of method gunicorn (or hup with the
+	// usual pid file) finds it: running with its workers, or gone.
+	pidFile := remote.MustQuotePath(sc.Get("shared_path") + "/gunicorn.pid")
+	script += "\nif [ -f " + pidFile + " ]; then p=$(cat " + pidFile + "); if kill -0 \"$p\" 2>/dev/null; then " +
+		"echo \"server $p $(ps -e -o ppid= 2>/dev/null | awk -v m=\"$p\" '$1 == m' | wc -l)\"; else echo \"server-gone $p\"; fi; fi"
 	if probe != "" {
 		// The answer, on one line; its failure does not fail the status.
 		script += "\nans=$( (" + probe + ") 2>&1 | tr '\\n' ' ' | cut -c1-2000) && echo \"served $ans\" || echo \"unserved $ans\""
@@ -135,6 +146,12 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 			}
 		case "served":
 			answer, answered = val, true
+		case "server":
+			pid, workers, _ := strings.Cut(val, " ")
+			hs.Server = fmt.Sprintf("gunicorn %s, %s", pid, tasks.Plural(atoiOr0(workers), "worker"))
+		case "server-gone":
+			hs.Server = "gunicorn not running"
+			hs.ServerGone = strings.TrimSpace(val)
 		case "unserved":
 			hs.ServedErr = strings.TrimSpace(val)
 			if hs.ServedErr == "" {
@@ -189,10 +206,19 @@ func hostDrift(hs HostStatus, probed bool) []string {
 			drift = append(drift, fmt.Sprintf("the app serves %s, not current (%s)", short(hs.Served), short(st.CurrentCommit)))
 		}
 	}
+	if hs.ServerGone != "" && st.Current != "" {
+		drift = append(drift, fmt.Sprintf("gunicorn is not running (its pid file names %s, gone): a deploy with reload method gunicorn starts it", hs.ServerGone))
+	}
 	if st.Lock != "" {
 		drift = append(drift, "locked: "+st.Lock)
 	}
 	return drift
+}
+
+// atoiOr0 is s as a number, 0 when it is none.
+func atoiOr0(s string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
 }
 
 // flagFleetDrift flags hosts whose commit differs from the others'.

@@ -22,7 +22,7 @@ func WriteStatus(w io.Writer, st Style, list []deploy.HostStatus, asJSON bool) e
 		return nil
 	}
 	rows := [][]cell{{{"HOST", st.Faint}, {"CURRENT", st.Faint}, {"COMMIT", st.Faint}, {"STATE", st.Faint},
-		{"SERVES", st.Faint}, {"LOCK", st.Faint}, {"LAST RUN", st.Faint}}}
+		{"SERVES", st.Faint}, {"SERVER", st.Faint}, {"LOCK", st.Faint}, {"LAST RUN", st.Faint}}}
 	for _, hs := range list {
 		if hs.State == nil {
 			rows = append(rows, []cell{plain(hs.Host), {"unknown: " + hs.Error, st.Red}})
@@ -57,7 +57,11 @@ func WriteStatus(w io.Writer, st Style, list []deploy.HostStatus, asJSON bool) e
 		if e := hs.LastRun; e != nil {
 			last = plain(fmt.Sprintf("%s %s, %s ago by %s", e.Task, e.Result, time.Since(e.Time).Round(time.Second), e.Owner))
 		}
-		rows = append(rows, []cell{plain(hs.Host), plain(orDash(s.Current)), plain(orDash(shortSHA(s.CurrentCommit))), phase, served, lock, last})
+		server := cell{orDash(hs.Server), nil}
+		if hs.ServerGone != "" {
+			server.paint = st.Red
+		}
+		rows = append(rows, []cell{plain(hs.Host), plain(orDash(s.Current)), plain(orDash(shortSHA(s.CurrentCommit))), phase, served, server, lock, last})
 	}
 	writeTable(w, rows)
 	drifting := 0
