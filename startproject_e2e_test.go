@@ -160,14 +160,14 @@ func TestStartprojectDeploys(t *testing.T) {
 	}
 
 	// A change, while a client asks both hosts without pause.
-	failures := hammer(t, hosts, ports)
+	failures := hammer(t, hosts, ports, "/polls/")
 	tmpl := filepath.Join(work, "polls", "templates", "polls", "index.html")
 	os.WriteFile(tmpl, []byte("{% load static %}<p>{{ count }} questions asked</p>\n"), 0o644)
 	mustSh(t, work, "git", "commit", "-q", "-am", "reworded")
 	start = time.Now()
 	deploy(0, "reworded")
 	t.Logf("change deploy: %s", time.Since(start).Round(10*time.Millisecond))
-	if n, last := failures(); n > 0 {
+	if n, _, last := failures(); n > 0 {
 		t.Errorf("%d requests failed during the change deploy (last: %s)", n, last)
 	}
 	for _, h := range hosts {
@@ -177,7 +177,7 @@ func TestStartprojectDeploys(t *testing.T) {
 	}
 
 	// Broken in production only: the URLs read a file git ignores.
-	failures = hammer(t, hosts, ports)
+	failures = hammer(t, hosts, ports, "/polls/")
 	urls := filepath.Join(work, "polls", "urls.py")
 	src, _ := os.ReadFile(urls)
 	os.WriteFile(urls, append(src, []byte("\nopen(__file__.replace('polls/urls.py', 'local_only.txt')).read()\n")...), 0o644)
@@ -185,7 +185,7 @@ func TestStartprojectDeploys(t *testing.T) {
 	start = time.Now()
 	out = deploy(1, "works on my machine")
 	t.Logf("broken deploy, rolled back: %s", time.Since(start).Round(10*time.Millisecond))
-	n, last := failures()
+	n, _, last := failures()
 	t.Logf("requests failed during the broken deploy: %d (last: %s)", n, last)
 	// Caught before any host switched (Django's checks in migrate import
 	// the URLs) or rolled back after: either way the hosts keep serving.
@@ -219,15 +219,16 @@ func TestStartprojectDeploys(t *testing.T) {
 	}
 }
 
-// hammer asks every host's /polls/ without pause until the returned
-// function is called, which says how many requests failed, and the last
-// failure.
-func hammer(t *testing.T, hosts []string, ports map[string]int) func() (int, string) {
+// hammer asks every host's path without pause until the returned
+// function is called, which says how many requests failed, how many were
+// made, and the last failure.
+func hammer(t *testing.T, hosts []string, ports map[string]int, path string) func() (failed, asked int, last string) {
 	t.Helper()
 	var mu sync.Mutex
-	failed, last := 0, ""
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var failed, asked int
+	var last string
 	for _, h := range hosts {
 		wg.Add(1)
 		go func() {
@@ -239,27 +240,28 @@ func hammer(t *testing.T, hosts []string, ports map[string]int) func() (int, str
 					return
 				default:
 				}
-				resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/polls/", ports[h]))
+				resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", ports[h], path))
 				if err == nil {
 					resp.Body.Close()
 					if resp.StatusCode != 200 {
 						err = fmt.Errorf("%s", resp.Status)
 					}
 				}
+				mu.Lock()
+				asked++
 				if err != nil {
-					mu.Lock()
 					failed, last = failed+1, h+": "+err.Error()
-					mu.Unlock()
 				}
+				mu.Unlock()
 				time.Sleep(25 * time.Millisecond)
 			}
 		}()
 	}
-	return func() (int, string) {
+	return func() (int, int, string) {
 		close(stop)
 		wg.Wait()
 		mu.Lock()
 		defer mu.Unlock()
-		return failed, last
+		return failed, asked, last
 	}
 }

@@ -224,13 +224,7 @@ func (x *execution) beforeLock() int {
 		return 0
 	}
 	n := 0
-	for _, p := range x.steps {
-		if !p.local || p.ps.step.Kind != config.StepBuiltin {
-			break
-		}
-		if _, ok := x.r.Builtins[p.ps.step.Arg].(tasks.BeforeLock); !ok {
-			break
-		}
+	for n < len(x.steps) && x.early(x.steps[n]) {
 		n++
 	}
 	return n

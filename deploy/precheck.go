@@ -179,7 +179,7 @@ func (r *Runner) checkGuards(ctx context.Context, hosts []*config.Host) {
 				return nil // the steps report it
 			}
 			var out bytes.Buffer
-			if conn.Run(ctx, &remote.Cmd{Script: b.script(h.Name), Stdout: &out, ReadOnly: true}) == nil {
+			if conn.Run(ctx, &remote.Cmd{Script: b.script(h.Name), Stdout: &out, ReadOnly: true, Public: r.public(b.script(h.Name))}) == nil {
 				b.take(h.Name, out.String())
 			}
 			return nil

@@ -71,10 +71,9 @@ func (cs *channels) ready(more bool) (*channelSession, bool) {
 		case s := <-cs.spare:
 			cs.asked.Add(-1)
 			select {
-			case _, open := <-s.reqs:
+			case <-s.reqs:
 				// The shell ended or sent a request before it had a
 				// script: it is of no use.
-				_ = open
 				s.Close()
 				continue
 			default:
@@ -223,8 +222,9 @@ func (s *channelSession) requestAgent() error {
 }
 
 // wait copies the command's output to stdout and stderr until the channel
-// ends, and returns how the command ended: nil, an *ssh.ExitError, or an
-// *ssh.ExitMissingError when the channel closed without an exit status.
+// ends, and returns how the command ended: nil, an *exitStatus or
+// *exitSignal, or an *ssh.ExitMissingError when the channel closed without
+// an exit status.
 func (s *channelSession) wait(stdout, stderr io.Writer) error {
 	var copies sync.WaitGroup
 	for _, c := range []struct {

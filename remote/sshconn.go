@@ -259,6 +259,11 @@ type launch struct {
 // the agent as cmd asks — its script in the command line when l is plain
 // and public.
 func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, l *launch) (*channelSession, error) {
+	// A command whose context ended while it waited for its slot does not
+	// start: no script is sent, so nothing of it runs.
+	if ctx.Err() != nil {
+		return nil, c.ended(ctx, "run")
+	}
 	if l.plain {
 		if s, ok := pc.chans.ready(!cmd.Last); ok {
 			return s, nil
@@ -277,10 +282,12 @@ func (c *sshConn) startSession(ctx context.Context, pc *pooledClient, cmd *Cmd, 
 		return nil, fmt.Errorf("open session on %s: %w", c.name, err)
 	}
 	err = c.prepareSession(pc, s, cmd)
-	if err == nil {
-		err = s.start(l.command)
+	if err == nil && ctx.Err() == nil {
+		if err = s.start(l.command); err != nil {
+			err = fmt.Errorf("start on %s: %w", c.name, err)
+		}
 	}
-	if err != nil {
+	if err != nil || ctx.Err() != nil {
 		s.Close()
 		if ctx.Err() != nil {
 			return nil, c.ended(ctx, "run")
