@@ -52,6 +52,9 @@ type prepared struct {
 	rollback bool // a step of a rollback: {{sha}} is the commit each host goes back to
 	hosts    []*config.Host
 	cmds     map[string]*hostCmd // by host name; "local" for local steps
+	// tries, on the switch, are the later steps that try a new release
+	// on each host before any host switches (tasks.PreSwitch).
+	tries []*prepared
 }
 
 // hostCmd is what a step does on one host, variables filled in.
@@ -256,6 +259,7 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 			break
 		}
 	}
+	sw.tries = r.preSwitchSteps(steps[at:])
 	return slices.Insert(steps, at, sw)
 }
 

@@ -136,6 +136,9 @@ func (r *Runner) readState(ctx context.Context, h *config.Host, batch *guardBatc
 // here: the run fails, and settle rolls back every host the run moved.
 func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
 	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: p.title, Hosts: names(p.hosts), Line: "release"})
+	if failed := r.tryReleases(ctx, index, p, pr); failed != nil {
+		return failed
+	}
 	results := make([]StepResult, len(p.hosts))
 	var g errgroup.Group
 	for i, h := range p.hosts {

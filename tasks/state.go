@@ -79,6 +79,9 @@ type HostState struct {
 	// run began. Neither is read from the host.
 	Prepared string
 	Start    string
+	// Tried is the release that passed the pre-switch check in this run
+	// (PreSwitch): the reload need not try it again.
+	Tried string
 }
 
 // Switched updates the state after a switch recorded rec.

@@ -156,6 +156,13 @@ func (d *decoder) step(p []string, v any) *Step {
 				d.unknownKey(child(p, "with"), k, where, allowed)
 			}
 		}
+		for _, wp := range tasks.CheckWith(s.Arg, s.With) {
+			problem, fix, _ := strings.Cut(wp.Problem, ": write ")
+			if fix != "" {
+				fix = "write " + fix
+			}
+			d.valueError(child(p, "with", wp.Key), fix, "%s", problem)
+		}
 	}
 	if s.Kind == StepUpload && s.To == "" {
 		d.valueError(p, `add to = "{{path}}/shared/…", the destination on the hosts`, "upload step has no destination")
