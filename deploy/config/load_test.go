@@ -36,7 +36,7 @@ func TestBadDeployfiles(t *testing.T) {
 		{"unknown-top-key.toml", []string{
 			`Deployfile:1:2: unknown key "aap" at the top level — did you mean "app"? (allowed keys are app, ssh, hosts, vars, tasks)`}},
 		{"unknown-task-key.toml", []string{
-			`Deployfile:2:1: unknown key "decription" in task test — did you mean "description"? (allowed keys are description, steps)`}},
+			`Deployfile:2:1: unknown key "decription" in task test — did you mean "description"? (allowed keys are description, steps, before, after, on_success, on_failure)`}},
 		{"unknown-step-key.toml", []string{
 			`Deployfile:6:21: unknown key "onn" in a step — did you mean "on"? (allowed keys are ` + stepKeysRun + `)`}},
 		{"unknown-step-key-array-table.toml", []string{

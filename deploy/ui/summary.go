@@ -94,6 +94,9 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 	} else if counts[deploy.Changed] == 0 && counts[deploy.Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
 	}
+	for _, f := range res.HookFailures {
+		fmt.Fprintf(w, "%s hook step %d (%s) failed on %s: %s — the run's outcome stands\n", st.Yellow("!"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
+	}
 	writeHostStates(w, st, res)
 	if res.JournalErr != nil {
 		fmt.Fprintf(w, "%s the run could not be recorded in the journal: %v\n", st.Yellow("!"), res.JournalErr)
