@@ -222,3 +222,59 @@ steps = [{ local = "env | grep ^DEPLOY_ | sort > {{root}}/failure.env", name = "
 		}
 	}
 }
+
+// A release whose health check fails: the hosts are switched back first,
+// then on_failure runs and sees `current` already back; the exit code is
+// the failure's, and the journal has one line for the run, with the hook's
+// step in it.
+func TestTaskHooksOnFailureAfterRollback(t *testing.T) {
+	t.Parallel()
+	sb := newSuperbook(t, "web1")
+	df, err := os.ReadFile(filepath.Join(sb.work, "Deployfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.commit(t, "hooks", map[string]string{"Deployfile": string(df) + `
+[tasks.hooked]
+before = ["mark"]
+on_failure = ["alert"]
+steps = [{ task = "release" }]
+[tasks.mark]
+steps = [{ run = "echo before >> {{path}}/hook-order", on = "web" }]
+[tasks.alert]
+steps = [{ run = "readlink {{path}}/current > {{path}}/hook-current; env | grep ^DEPLOY_ | sort > {{path}}/hook-env", on = "web", name = "alert" }]
+`})
+	sb.deploy(t, 0, "run", "hooked", "prod")
+	before := sb.current(t, "web1")
+	if _, err := os.Stat(filepath.Join(sb.root, "web1", "hook-current")); err == nil {
+		t.Fatal("on_failure ran after a good run")
+	}
+	views, err := os.ReadFile(filepath.Join(sb.work, "books", "views.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(views), `    with connection.cursor() as cursor:`, `    raise RuntimeError("unhealthy on purpose")
+    with connection.cursor() as cursor:`, 1)
+	sha := sb.commit(t, "break health", map[string]string{"books/views.py": broken})
+	_, errOut := sb.deploy(t, 1, "run", "hooked", "prod")
+	if !strings.Contains(errOut, "switched back to its previous release") || !strings.Contains(errOut, "(healthcheck) failed on web1") {
+		t.Errorf("no rollback, or not the health check's failure:\n%s", errOut)
+	}
+	got, _ := os.ReadFile(filepath.Join(sb.root, "web1", "hook-current"))
+	if strings.TrimSpace(string(got)) != before || sb.current(t, "web1") != before {
+		t.Errorf("on_failure saw current %q, want %q (already rolled back)", got, before)
+	}
+	env := readEnv(t, filepath.Join(sb.root, "web1", "hook-env"))
+	if env["DEPLOY_RESULT"] != "failed" || env["DEPLOY_ROLLED_BACK"] != "1" || env["DEPLOY_COMMIT"] != sha ||
+		env["DEPLOY_FAILED_HOSTS"] != "web1" || env["DEPLOY_TASK"] != "hooked" || env["DEPLOY_TARGET"] != "prod" ||
+		env["DEPLOY_RELEASE"] == "" || !strings.HasSuffix(before, env["DEPLOY_RELEASE"]) {
+		t.Errorf("on_failure env: %v (commit %s)", env, sha)
+	}
+	if got := readLines(t, filepath.Join(sb.root, "web1", "hook-order")); len(got) != 2 {
+		t.Errorf("the before hook ran %d times, want 2", len(got))
+	}
+	n, last := journalOf(t, sb.root, "web1")
+	if n != 2 || last.Result != "rolled back" || last.Steps[len(last.Steps)-1].Step != "on_failure: alert" {
+		t.Errorf("journal: %d lines, last %+v", n, last)
+	}
+}

@@ -168,7 +168,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
 		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
 	x.res.Hosts = names(hosts)
-	for _, p := range prepared {
+	for _, p := range prepared[:unconditional(prepared)] {
 		x.res.Steps = append(x.res.Steps, p.title)
 	}
 	x.setUp()

@@ -135,34 +135,30 @@ func (x *execution) runResult(ctx context.Context) string {
 }
 
 // runConditional runs the on_success or on_failure hooks the outcome
-// calls for, once it is decided (after settle), and drops the others from
-// the run. A plan evaluates both. Each hook task runs on its own: a
-// failure stops the rest of its steps, not the next hook; it is reported
-// in res.HookFailures and never changes the run's outcome. An interrupted
+// calls for, once it is decided (after settle); the others are not part
+// of the run. A plan evaluates both. Their steps take the next numbers,
+// after any step of a rollback. Each hook task runs on its own: a failure
+// stops the rest of its steps, not the next hook; it is reported in
+// res.HookFailures and never changes the run's outcome. An interrupted
 // run's on_failure hooks run on a context of their own, for at most
 // hookTimeout.
 func (x *execution) runConditional(ctx context.Context, start time.Time, result string) {
-	if x.main == len(x.steps) {
-		return
-	}
 	want := config.HookOnSuccess
 	if result != ResultOK {
 		want = config.HookOnFailure
 	}
+	var steps []*prepared
+	for _, p := range x.steps[x.main:] {
+		if x.r.DryRun || p.ps.when == want {
+			steps = append(steps, p)
+		}
+	}
+	if len(steps) == 0 {
+		return
+	}
 	if !x.r.DryRun {
-		var chosen []*prepared
-		for _, p := range x.steps[x.main:] {
-			if p.ps.when == want {
-				chosen = append(chosen, p)
-			}
-		}
-		x.steps = append(x.steps[:x.main:x.main], chosen...)
-		x.res.Steps = x.res.Steps[:x.main]
-		for _, p := range chosen {
-			x.res.Steps = append(x.res.Steps, p.title)
-		}
-		// The guards checked with the lock were of other steps, and of
-		// the hosts as they were: check them again.
+		// The guards checked with the lock were of the hosts as they
+		// were then, and numbered otherwise: check them again.
 		x.r.batch.changed()
 	}
 	if result == ResultInterrupted {
@@ -172,9 +168,9 @@ func (x *execution) runConditional(ctx context.Context, start time.Time, result 
 	}
 	env := x.summaryEnv(start, result)
 	failedHook := ""
-	for i := x.main; i < len(x.steps); i++ {
-		p := x.steps[i]
-		hook := hookOf(p.ps)
+	for _, p := range steps {
+		i, hook := len(x.res.Steps), hookOf(p.ps)
+		x.res.Steps = append(x.res.Steps, p.title)
 		if ctx.Err() != nil || hook == failedHook {
 			for _, h := range p.hostNames() {
 				x.res.Results = append(x.res.Results, StepResult{Step: i, Host: h, Outcome: NotReached, Status: -1})
@@ -198,6 +194,9 @@ func (x *execution) runConditional(ctx context.Context, start time.Time, result 
 // beside what every hook's steps get (hookEnv). Secrets are masked, and
 // every value is one line.
 func (x *execution) summaryEnv(start time.Time, result string) map[string]string {
+	if result == ResultRolledBack {
+		result = ResultFailed // and DEPLOY_ROLLED_BACK says the rest
+	}
 	env := map[string]string{
 		"DEPLOY_RESULT":   result,
 		"DEPLOY_DURATION": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 1, 64),
