@@ -174,7 +174,7 @@ func TestExampleContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := df.TaskOrder; !slices.Equal(got, []string{"test", "deploy", "maintenance", "bootstrap", "logs", "release"}) {
+	if got := df.TaskOrder; !slices.Equal(got, []string{"test", "deploy", "maintenance", "bootstrap", "logs", "release", "notify"}) {
 		t.Errorf("tasks in file order = %v", got)
 	}
 	if got := df.GroupOrder; !slices.Equal(got, []string{"web", "static", "staging", "prod"}) {
