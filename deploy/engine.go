@@ -274,7 +274,11 @@ func (x *execution) setUp() {
 	x.hasRoot = r.DF.App.Path != "" && len(x.hosts) > 0
 	x.record = x.hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
-	r.batch = r.newGuardBatch(x.steps)
+	checked := x.steps // a plan checks the guards of every hook; a run, of what surely runs
+	if !r.DryRun {
+		checked = x.steps[:x.main]
+	}
+	r.batch = r.newGuardBatch(checked)
 }
 
 // begin takes the locks — or, for a plan, reads the release states.

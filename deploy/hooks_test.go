@@ -357,3 +357,23 @@ steps = [{ run = "true", on = "db" }]
 		t.Error("a step ran")
 	}
 }
+
+// An on_failure hook's guards see the hosts as the run left them, not as
+// they were when it started.
+func TestOnFailureGuardsSeeTheHostsNow(t *testing.T) {
+	res, _, root, _ := hookRun(t, context.Background(), false, "deploy", `
+[tasks.deploy]
+on_failure = ["clean"]
+steps = [{ run = "touch {{root}}/made-{{host}}" }, { run = "exit 1" }]
+[tasks.clean]
+steps = [{ run = "echo cleaned >> {{root}}/cleaned-{{host}}", only_if = "test -e {{root}}/made-{{host}}" }]
+`)
+	if res.Failure == nil {
+		t.Fatal("the run did not fail")
+	}
+	for _, h := range []string{"web1", "web2"} {
+		if got := strings.Fields(readFile(t, filepath.Join(root, "cleaned-"+h))); !slices.Equal(got, []string{"cleaned"}) {
+			t.Errorf("%s: %q", h, got)
+		}
+	}
+}
