@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -89,10 +90,11 @@ type placement struct {
 type canaryFile struct {
 	app   map[string]string // [app] key → TOML value
 	ssh   map[string]string
-	hosts string   // the [hosts] body
-	vars  []string // lines of [vars]
-	steps []string // steps of the task "canary", inline tables
-	sub   string   // steps of the task "sub"
+	hosts string            // the [hosts] body
+	vars  []string          // lines of [vars]
+	steps []string          // steps of the task "canary", inline tables
+	task  map[string]string // other keys of the task "canary" → TOML value
+	sub   string            // steps of the task "sub"
 }
 
 func newCanaryFile(central, root string) *canaryFile {
@@ -102,6 +104,7 @@ func newCanaryFile(central, root string) *canaryFile {
 			"keep_releases": "2",
 		},
 		ssh:   map[string]string{},
+		task:  map[string]string{},
 		hosts: `web = ["web1"]`,
 		vars:  []string{`cv = "plain"`},
 		sub:   `[{ run = "true", on = "web" }]`,
@@ -132,7 +135,11 @@ func (f *canaryFile) String() string {
 	if len(steps) == 0 {
 		steps = []string{`{ run = "true", on = "web" }`}
 	}
-	fmt.Fprintf(&b, "[tasks.canary]\nsteps = [\n  %s,\n]\n", strings.Join(steps, ",\n  "))
+	fmt.Fprintf(&b, "[tasks.canary]\n")
+	for _, k := range slices.Sorted(maps.Keys(f.task)) {
+		fmt.Fprintf(&b, "%s = %s\n", k, f.task[k])
+	}
+	fmt.Fprintf(&b, "steps = [\n  %s,\n]\n", strings.Join(steps, ",\n  "))
 	return b.String()
 }
 
@@ -237,6 +244,11 @@ func otherOptions() map[string]placement {
 			f.app["build"] = `[{ run = "true", inputs = ["upfile"], output = ` + v + ` }]`
 		}},
 		ssh("user"), ssh("port"), ssh("config"), ssh("connect_timeout"), ssh("command_timeout"),
+		{name: "task.description", apply: func(f *canaryFile, v string) { f.task["description"] = v }},
+		{name: "task.before", apply: func(f *canaryFile, v string) { f.task["before"] = "[" + v + "]" }},
+		{name: "task.after", apply: func(f *canaryFile, v string) { f.task["after"] = "[" + v + "]" }},
+		{name: "task.on_success", apply: func(f *canaryFile, v string) { f.task["on_success"] = "[" + v + "]" }},
+		{name: "task.on_failure", apply: func(f *canaryFile, v string) { f.task["on_failure"] = "[" + v + "]" }},
 		{name: "host.spec", apply: func(f *canaryFile, v string) { f.hosts = `web = ["web1", ` + v + `]` }},
 		{name: "host.host", apply: func(f *canaryFile, v string) { f.hosts = `web = ["web1", { host = ` + v + ` }]` }},
 		{name: "host.name", apply: func(f *canaryFile, v string) {
@@ -295,6 +307,7 @@ func optionScopes(t *testing.T) map[string][]string {
 		"host":  probe("[hosts]\nweb = [{ host = \"a\", zz_probe = 1 }]\n"),
 		"group": probe("[hosts]\nweb = { hosts = [\"a\"], zz_probe = 1 }\n"),
 		"var":   probe("[vars]\nx = { value = \"a\", zz_probe = 1 }\n"),
+		"task":  probe("[tasks.t]\nzz_probe = 1\nsteps = [{ run = \"true\" }]\n"),
 	}
 	for _, kind := range stepKinds() {
 		base := stepBase(kind)
@@ -393,7 +406,7 @@ func canaryCases(t *testing.T) []canaryCase {
 			if scope == "build" && key == "run" {
 				name = "build.run"
 			}
-			if _, ok := others[name]; !ok && !(scope == "host" && key == "name") && !(scope == "group" && key == "hosts") {
+			if _, ok := others[name]; !ok && !(scope == "host" && key == "name") && !(scope == "group" && key == "hosts") && name != "task.steps" {
 				t.Errorf("option %s has no canary case: add it to otherOptions", name)
 			}
 		}

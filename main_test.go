@@ -36,7 +36,7 @@ func TestCheck(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{"example", []string{"-f", example, "check"}, 0, "ok deployfile.example.toml: 4 groups, 4 hosts, 6 tasks", ""},
+		{"example", []string{"-f", example, "check"}, 0, "ok deployfile.example.toml: 4 groups, 4 hosts, 7 tasks", ""},
 		{"flag after command", []string{"check", "-f", example}, 0, "ok deployfile.example.toml", ""},
 		{"json", []string{"check", "-f", example, "--json"}, 0, `"ok":true`, ""},
 		{"missing file", []string{"-f", "testdata/nope.toml", "check"}, 2, "", "testdata/nope.toml: error: no such file — run `deploy init`"},
@@ -104,7 +104,7 @@ func TestTasks(t *testing.T) {
 
 	code, out, _ = runCLI(t, "tasks", "--json", "-f", example)
 	tasks := jsonLinesOf[config.TaskSummary](t, out)
-	if code != 0 || len(tasks) != 6 || tasks[1].Steps[6].Arg != "migrate" {
+	if code != 0 || len(tasks) != 7 || tasks[1].Steps[6].Arg != "migrate" || tasks[5].Hooks[config.HookOnFailure][0] != "notify" {
 		t.Errorf("tasks --json: exit %d, %s", code, out)
 	}
 }

@@ -45,14 +45,17 @@ type StepResult struct {
 
 // RunResult is a whole run: the steps, and every (step, host) outcome.
 type RunResult struct {
-	Task     string
-	Steps    []string // titles, in order
-	Hosts    []string // the target's hosts, in order
-	Results  []StepResult
-	Failure  *StepResult // the first failure that stopped the run
-	Duration time.Duration
-	DryRun   bool
-	SHA      string // the commit deployed, when known
+	Task    string
+	Steps   []string // titles, in order
+	Hosts   []string // the target's hosts, in order
+	Results []StepResult
+	Failure *StepResult // the first failure that stopped the run
+	// HookFailures are the failures of on_success and on_failure hooks:
+	// reported, never the run's outcome.
+	HookFailures []StepResult
+	Duration     time.Duration
+	DryRun       bool
+	SHA          string // the commit deployed, when known
 	// Commit is the commit the run tested, committed, pushed or released,
 	// as the summary names it; nil when the task does none of these.
 	Commit *Commit
@@ -109,6 +112,8 @@ type Runner struct {
 	batch      *guardBatch // every guard, checked with the lock
 	rollbackTo map[string]tasks.Release
 	masks      []string // every form of every secret of the run
+	run        LockInfo // the run's task, target, owner and id, for hooks
+	runHosts   []*config.Host
 }
 
 // ensureState makes the run's shared state when the caller gave none.
@@ -145,8 +150,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*R
 		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.KnownTasksFix(task))
 	}
 	r.ensureState()
-	steps := unroll(r.DF, task, nil, "")
-	prepared, secrets, err := r.prepare(steps, hosts)
+	prepared, secrets, err := r.prepareRun(task, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +168,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
 		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
 	x.res.Hosts = names(hosts)
-	for _, p := range prepared {
+	for _, p := range prepared[:unconditional(prepared)] {
 		x.res.Steps = append(x.res.Steps, p.title)
 	}
 	x.setUp()
@@ -191,7 +195,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 		x.pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
 	}
 	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts})
-	x.runSteps(ctx, len(x.steps))
+	x.runSteps(ctx, x.main)
 	x.finish(ctx, start)
 	return x.res, nil
 }
@@ -211,7 +215,7 @@ func (x *execution) overlapped(ctx context.Context, early int) (*RunResult, erro
 		return nil, err
 	}
 	defer x.releaseLocks(ctx)
-	x.runSteps(ctx, len(x.steps))
+	x.runSteps(ctx, x.main)
 	x.finish(ctx, start)
 	return x.res, nil
 }
@@ -224,7 +228,7 @@ func (x *execution) beforeLock() int {
 		return 0
 	}
 	n := 0
-	for n < len(x.steps) && x.early(x.steps[n]) {
+	for n < x.main && x.early(x.steps[n]) {
 		n++
 	}
 	return n
@@ -244,6 +248,7 @@ type execution struct {
 	record  bool           // locked, journaled: a real run with a deploy root
 	locks   []*hostLock    // held until released
 	next    int            // the first step not run yet
+	main    int            // the steps before the on_success/on_failure hooks'
 }
 
 // early reports whether p changes nothing the hosts' guards could see
@@ -258,16 +263,22 @@ func (x *execution) early(p *prepared) bool {
 func (x *execution) setUp() {
 	r := x.r
 	x.hosts = remoteHostsOf(x.steps)
+	x.main = unconditional(x.steps)
 	x.info = newRunInfo(x.task, r.Target)
 	if r.State.RunID() == "" {
 		r.State.SetRunID(x.info.ID)
 	}
 	x.info.ID = r.State.RunID()
 	x.info.SHA = r.State.SHA() // the commit checked out as the run starts
+	r.run, r.runHosts = x.info, x.hosts
 	x.hasRoot = r.DF.App.Path != "" && len(x.hosts) > 0
 	x.record = x.hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
-	r.batch = r.newGuardBatch(x.steps)
+	checked := x.steps // a plan checks the guards of every hook; a run, of what surely runs
+	if !r.DryRun {
+		checked = x.steps[:x.main]
+	}
+	r.batch = r.newGuardBatch(checked)
 }
 
 // begin takes the locks — or, for a plan, reads the release states.
@@ -337,19 +348,12 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	if res.Failure == nil && ctx.Err() == nil && x.record && r.DF.App.KeepReleases > 0 {
 		r.prune(ctx, x.hosts, x.pr)
 	}
+	result := x.runResult(ctx) // decided before the hooks run
+	x.runConditional(ctx, start, result)
 	maskResults(res, x.secrets)
 	res.Duration = time.Since(start)
 	res.Commit = x.commit()
 	if x.record {
-		result := ResultOK
-		switch {
-		case ctx.Err() != nil:
-			result = ResultInterrupted
-		case res.RolledBack:
-			result = ResultRolledBack
-		case res.Failure != nil:
-			result = ResultFailed
-		}
 		res.SHA = r.State.SHA()
 		// The journal line and the release of the lock are one command
 		// per host; a host that does not answer keeps both.

@@ -29,6 +29,9 @@ type PlanStep struct {
 	Hosts   []string `json:"hosts"`
 	Serial  int      `json:"serial,omitempty"`
 	Limit   int      `json:"parallel,omitempty"`
+	// When is "on_success" or "on_failure" for a step of such a hook:
+	// it runs only when the run ends that way.
+	When string `json:"when,omitempty"`
 	// On is what the step does on each host.
 	On map[string]PlannedCommand `json:"on,omitempty"`
 }
@@ -51,7 +54,7 @@ func planOf(task string, hosts []*config.Host, steps []*prepared, secrets []stri
 	p := &Plan{Task: task, Hosts: names(hosts)}
 	for _, s := range steps {
 		ps := PlanStep{Title: s.title, From: s.ps.label, Kind: string(s.ps.step.Kind), Hosts: s.hostNames(),
-			Serial: s.ps.step.Serial, Limit: s.ps.step.Parallel, On: map[string]PlannedCommand{}}
+			Serial: s.ps.step.Serial, Limit: s.ps.step.Parallel, When: string(s.ps.when), On: map[string]PlannedCommand{}}
 		if s.ps.step.Kind == config.StepBuiltin {
 			ps.Builtin = s.ps.step.Arg
 		}
@@ -94,7 +97,7 @@ func (r *Runner) Plan(task string, hosts []*config.Host) (*Plan, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
 		return nil, &RefusedError{Problems: []string{"no task " + task + " in " + r.DF.File + " — " + r.DF.KnownTasksFix(task)}}
 	}
-	steps, secrets, err := r.prepare(unroll(r.DF, task, nil, ""), hosts)
+	steps, secrets, err := r.prepareRun(task, hosts)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,7 @@ func (r *Runner) newGuardBatch(steps []*prepared) *guardBatch {
 			if err != nil || len(guardsOf(hc)) == 0 {
 				continue
 			}
+			hc = r.withHookEnv(p, h.Name, hc)
 			script, err := b.stepScript(i, hc)
 			if err != nil {
 				continue

@@ -79,6 +79,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 	if err != nil {
 		return o.fail(err.Error())
 	}
+	hc = r.withHookEnv(p, name, hc)
 	conn, err := r.connFor(ctx, h)
 	if err != nil {
 		return o.fail(err.Error())

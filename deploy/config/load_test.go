@@ -36,7 +36,7 @@ func TestBadDeployfiles(t *testing.T) {
 		{"unknown-top-key.toml", []string{
 			`Deployfile:1:2: unknown key "aap" at the top level — did you mean "app"? (allowed keys are app, ssh, hosts, vars, tasks)`}},
 		{"unknown-task-key.toml", []string{
-			`Deployfile:2:1: unknown key "decription" in task test — did you mean "description"? (allowed keys are description, steps)`}},
+			`Deployfile:2:1: unknown key "decription" in task test — did you mean "description"? (allowed keys are description, steps, before, after, on_success, on_failure)`}},
 		{"unknown-step-key.toml", []string{
 			`Deployfile:6:21: unknown key "onn" in a step — did you mean "on"? (allowed keys are ` + stepKeysRun + `)`}},
 		{"unknown-step-key-array-table.toml", []string{
@@ -174,7 +174,7 @@ func TestExampleContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := df.TaskOrder; !slices.Equal(got, []string{"test", "deploy", "maintenance", "bootstrap", "logs", "release"}) {
+	if got := df.TaskOrder; !slices.Equal(got, []string{"test", "deploy", "maintenance", "bootstrap", "logs", "release", "notify"}) {
 		t.Errorf("tasks in file order = %v", got)
 	}
 	if got := df.GroupOrder; !slices.Equal(got, []string{"web", "static", "staging", "prod"}) {

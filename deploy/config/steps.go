@@ -71,7 +71,8 @@ func (d *decoder) tasks(df *Deployfile, v any) {
 			continue
 		}
 		task := &Task{Name: name, Pos: d.idx.keyAt(p)}
-		d.checkKeys(p, t, "in task "+name, "description", "steps")
+		d.checkKeys(p, t, "in task "+name, "description", "steps", "before", "after", "on_success", "on_failure")
+		d.taskHooks(p, t, task)
 		if x, ok := t["description"]; ok {
 			task.Description, _ = d.str(child(p, "description"), x)
 		}

@@ -14,6 +14,7 @@ func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkGroups(df)
 	d.checkGroupSizes(df)
 	d.checkTaskRefs(df)
+	d.checkHooks(df)
 	d.checkTaskCycles(df)
 	d.checkTaskSizes(df)
 	if d.idx.hasValue([]string{"app", "default_task"}) {
@@ -117,16 +118,6 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 			}
 		}
 	}
-}
-
-// checkTaskCycles refuses tasks that call themselves, directly or not.
-func (d *decoder) checkTaskCycles(df *Deployfile) {
-	findCycles(df.TaskOrder,
-		func(t string) []*Step { return df.Tasks[t].Steps },
-		func(s *Step) (string, bool) { _, ok := df.Tasks[s.Arg]; return s.Arg, s.Kind == StepTask && ok },
-		func(s *Step, cycle []string) {
-			d.errorAt(s.Pos, "remove one of these task calls", "task call cycle: %s", strings.Join(cycle, " → "))
-		})
 }
 
 // checkVarRefs makes sure every {{name}} is defined somewhere — in [vars],

@@ -41,6 +41,9 @@ func WriteTasks(w io.Writer, st Style, df *config.Deployfile, asJSON bool) error
 			rows = append(rows, []cell{plain(fmt.Sprintf("  %d.", j+1)), plain(what), {strings.Join(s.Modifiers, ", "), st.Faint}})
 		}
 		writeTable(w, rows)
+		if hooks := df.Tasks[t.Name].HookSummary(); len(hooks) > 0 {
+			fmt.Fprintln(w, st.Faint("  hooks: "+strings.Join(hooks, "; ")))
+		}
 	}
 	return nil
 }

@@ -90,9 +90,16 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				fmt.Fprintf(w, "  %s %s\n", st.Faint("|"), l)
 			}
 		}
-		fmt.Fprintln(w, "  No later step ran.")
+		if slices.ContainsFunc(res.Results, func(r deploy.StepResult) bool { return r.Step > f.Step && r.Outcome != deploy.NotReached }) {
+			fmt.Fprintln(w, "  No later step ran but the on_failure hooks'.")
+		} else {
+			fmt.Fprintln(w, "  No later step ran.")
+		}
 	} else if counts[deploy.Changed] == 0 && counts[deploy.Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
+	}
+	for _, f := range res.HookFailures {
+		fmt.Fprintf(w, "%s hook step %d (%s) failed on %s: %s — the run's outcome stands\n", st.Yellow("!"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
 	}
 	writeHostStates(w, st, res)
 	if res.JournalErr != nil {
