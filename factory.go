@@ -79,15 +79,32 @@ func (f *Factory) Session(c *cli.Context) *Session {
 
 // Deployfile reads the file named by -f with the --var overrides.
 func (s *Session) Deployfile() (*config.Deployfile, error) {
+	if err := s.checkVars(); err != nil {
+		return nil, err
+	}
+	return config.Load(s.File, s.loadOptions())
+}
+
+// checkVars refuses a --var that is not NAME=VALUE.
+func (s *Session) checkVars() error {
+	for _, kv := range s.Vars {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return usagef("--var %q: write --var NAME=VALUE", kv)
+		}
+	}
+	return nil
+}
+
+// loadOptions are the --var overrides (checked by Deployfile) and the
+// names no group may take.
+func (s *Session) loadOptions() config.LoadOptions {
 	vars := map[string]string{}
 	for _, kv := range s.Vars {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return nil, usagef("--var %q: write --var NAME=VALUE", kv)
+		if name, value, ok := strings.Cut(kv, "="); ok && name != "" {
+			vars[name] = value
 		}
-		vars[name] = value
 	}
-	return config.Load(s.File, config.LoadOptions{Vars: vars, Reserved: s.Reserved})
+	return config.LoadOptions{Vars: vars, Reserved: s.Reserved}
 }
 
 // Style is how stdout is coloured.
@@ -129,6 +146,11 @@ func (s *Session) connect(df *config.Deployfile, target string, set deploy.SSHSe
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	return s.connectTo(df, target, hosts, set)
+}
+
+// connectTo makes the connector to hosts, the hosts of target.
+func (s *Session) connectTo(df *config.Deployfile, target string, hosts []*config.Host, set deploy.SSHSettings) (*Target, error) {
 	collectSooner(len(hosts))
 	conns, err := deploy.NewConnector(df, set)
 	if err != nil {
