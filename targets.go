@@ -89,6 +89,9 @@ func (s *Session) deployfileOrNone() (df *config.Deployfile, none bool, err erro
 			return nil, true, err
 		}
 		df, err = config.Empty(s.File+" (none)", s.loadOptions())
+		if err == nil && s.trace != nil {
+			s.trace.files(s, df, true)
+		}
 		return df, true, err
 	}
 	df, err = s.Deployfile()
