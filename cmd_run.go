@@ -94,11 +94,14 @@ func notACommand(app *cli.App, df *config.Deployfile, name string) error {
 			hints = append(hints, fmt.Sprintf("the target %q (deploy %s)", t, t))
 		}
 	}
-	what := "a deploy command nor a group or host of " + cmp.Or(dfFile(df), "the Deployfile (there is none)")
-	if len(hints) > 0 {
-		return usagef("%q is neither %s. Did you mean %s?", name, what, strings.Join(hints, " or "))
+	what := fmt.Sprintf("%q is not a deploy command (and there is no Deployfile, so no targets)", name)
+	if df != nil {
+		what = fmt.Sprintf("%q is neither a deploy command nor a group or host of %s", name, df.File)
 	}
-	return usagef("%q is neither %s (commands: %s)", name, what, strings.Join(visibleCommands(app), ", "))
+	if len(hints) > 0 {
+		return usagef("%s. Did you mean %s?", what, strings.Join(hints, " or "))
+	}
+	return usagef("%s (commands: %s)", what, strings.Join(visibleCommands(app), ", "))
 }
 
 func runRun(ctx context.Context, opts *RunOptions) error {

@@ -50,13 +50,6 @@ func hostNames(df *config.Deployfile) []string {
 	return out
 }
 
-func dfFile(df *config.Deployfile) string {
-	if df == nil {
-		return ""
-	}
-	return df.File
-}
-
 // visibleCommands are the names of the commands `deploy help` lists.
 func visibleCommands(app *cli.App) []string {
 	var out []string
