@@ -117,9 +117,9 @@ func connectLines(e remote.TraceEvent) []string {
 }
 
 func commandLines(e remote.TraceEvent) []string {
-	head := "run " + e.Command
+	head := "run with " + e.Command
 	if len(e.Env) > 0 {
-		head += " with " + strings.Join(e.Env, ", ") + " exported (values not shown)"
+		head += ", exporting " + strings.Join(e.Env, ", ") + " (values not shown)"
 	}
 	out := []string{head + ":"}
 	for _, l := range strings.Split(strings.TrimRight(e.Script, "\n"), "\n") {

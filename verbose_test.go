@@ -29,7 +29,7 @@ steps = [{ run = "echo {{token}} >/dev/null; echo \"$PASSWORD\" | wc -c", env = 
 		"web2 · host key ssh-ed25519 SHA256:",
 		": known: in " + env.KnownHosts,
 		"web3 · logged in with ssh-ed25519 SHA256:",
-		"web1 · run sh -s with PASSWORD exported (values not shown):",
+		"web1 · run with sh, exporting PASSWORD (values not shown):",
 		"web1 ·   │ echo *** >/dev/null; echo \"$PASSWORD\" | wc -c",
 		"web3 · exit 0 after ",
 		"deploy · Deployfile ",
@@ -66,7 +66,7 @@ func TestVerboseExecAndNoHosts(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 	for _, want := range []string{
-		"web1 · run sh -s:", "web1 ·   │ exit 3", "web1 · exit status 3 after ",
+		"web1 · run with sh:", "web1 ·   │ exit 3", "web1 · exit status 3 after ",
 		fmt.Sprintf("web2 · connected %s@127.0.0.1:%d", env.User, servers[1].Port),
 		fmt.Sprintf("127.0.0.1:%d · connect ", stranger.Port), " failed after ",
 		": unknown: refused",

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -44,7 +45,7 @@ type TraceEvent struct {
 	Handshake    time.Duration // SSH key exchange and authentication
 
 	// TraceCommand and TraceCommandEnd.
-	Command string   // the command line started on the host
+	Command string   // how the script runs: "sh", under sudo as a user, on a terminal
 	Script  string   // the script, as the caller wrote it
 	Env     []string // names of the variables exported first
 
@@ -205,15 +206,18 @@ func (w multiSignerWatch) Algorithms() []string { return w.algorithms }
 // traced runs cmd as Run does, telling the tracer what is sent, how long
 // it took and how it ended.
 func (c *sshConn) traced(ctx context.Context, cmd *Cmd) error {
-	command, err := cmd.shellCommand(false, "$script_file")
-	if err != nil {
-		command = "sh -s"
+	how := "sh"
+	if cmd.Sudo {
+		how += " under sudo as " + cmp.Or(cmd.SudoUser, "root")
 	}
-	ev := TraceEvent{Kind: TraceCommand, Host: c.name, Command: command, Script: cmd.Script,
+	if cmd.TTY {
+		how += " on a terminal"
+	}
+	ev := TraceEvent{Kind: TraceCommand, Host: c.name, Command: how, Script: cmd.Script,
 		Env: slices.Sorted(maps.Keys(cmd.Env))}
 	c.pool.trace(ev)
 	start := time.Now()
-	err = c.runCmd(ctx, cmd)
+	err := c.runCmd(ctx, cmd)
 	ev.Kind, ev.Duration, ev.Err = TraceCommandEnd, time.Since(start), err
 	c.pool.trace(ev)
 	return err
