@@ -606,8 +606,8 @@ func TestCanaryValues(t *testing.T) {
 	batch.steps = append(batch.steps, late...)
 	batch.vars = []string{"cv = " + tomlString(omnibus(r.canary))}
 	flags := r.write(t, batch, "Deployfile")
-	for _, args := range [][]string{{"check"}, {"plan", "web", "canary"}, {"--yes", "run", "canary", "web"},
-		{"--var", "cv=" + omnibus(r.canary), "--yes", "run", "canary", "web"}} {
+	for _, args := range [][]string{{"check"}, {"plan", "web", "canary"}, {"--yes", "run", "web", "canary"},
+		{"--var", "cv=" + omnibus(r.canary), "--yes", "run", "web", "canary"}} {
 		code, out, errOut := runCLI(t, append(flags, args...)...)
 		what := fmt.Sprintf("%d step options in one task: %v", len(batch.steps)-2, args)
 		assertSane(t, what, code, out, errOut, 0, 1)
@@ -627,7 +627,7 @@ func TestCanaryValues(t *testing.T) {
 		a.c.apply(f, v)
 		f.steps = []string{`{ builtin = "push" }`, `{ builtin = "pull", on = "web" }`, `{ run = "echo {{cv}} >/dev/null", on = "web" }`}
 		flags := r.write(t, f, "Deployfile")
-		for _, args := range [][]string{{"plan", "web", "canary"}, {"--yes", "run", "canary", "web"}} {
+		for _, args := range [][]string{{"plan", "web", "canary"}, {"--yes", "run", "web", "canary"}} {
 			code, out, errOut := runCLI(t, append(flags, args...)...)
 			assertSane(t, a.c.option+": "+strings.Join(args, " "), code, out, errOut, 0, 1, 2)
 		}
@@ -637,7 +637,7 @@ func TestCanaryValues(t *testing.T) {
 	// The harness sees a canary: a command the user wrote does run.
 	ctl := newCanaryFile(r.central, r.root)
 	ctl.steps = []string{`{ run = ` + tomlString("touch "+r.canary) + `, on = "web" }`}
-	code, _, errOut := runCLI(t, append(r.write(t, ctl, "Deployfile"), "run", "canary", "web")...)
+	code, _, errOut := runCLI(t, append(r.write(t, ctl, "Deployfile"), "run", "web", "canary")...)
 	if _, err := os.Stat(r.canary); code != 0 || err != nil {
 		t.Errorf("control: a command written as a command did not touch the canary: exit %d\n%s", code, errOut)
 	}

@@ -137,8 +137,10 @@ func newApp(f *Factory) *cli.App {
 	return withOwnHelp(&cli.App{
 		Name:  "deploy",
 		Usage: "ship a web application to your servers over SSH",
-		UsageText: "deploy [global options] TARGET            run the default task on a group or host\n" +
-			"deploy [global options] COMMAND [arguments]",
+		UsageText: "deploy [global options] TARGET [TASK]     run a task (default: the default task) on a target\n" +
+			"deploy [global options] COMMAND [arguments]\n\n" +
+			"Arguments go TARGET first, then TASK, in every command (deploy run web migrate, deploy plan prod).\n" +
+			"A TARGET is a group, a host, user@host:port, or a comma list of them.",
 		Description: "Reads a Deployfile (TOML) of tasks and host groups. See README.md and deployfile.example.toml.",
 		Reader:      f.IO.In,
 		Writer:      f.IO.Out,

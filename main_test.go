@@ -204,7 +204,7 @@ func TestUsageErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"--no-color", "chekc"}, `"chekc" is not a deploy command. Did you mean "check"?`},
+		{[]string{"--no-color", "chekc"}, `"chekc" is not a deploy command (and there is no Deployfile, so no targets). Did you mean the command "check"?`},
 		{[]string{"--no-color", "--frobnicate", "check"}, "flag provided but not defined: -frobnicate"},
 		{[]string{"--no-color", "help", "nosuch"}, `help: no command "nosuch"`},
 		{[]string{"--no-color", "completion", "tcsh"}, "name a shell: bash, zsh or fish"},

@@ -209,7 +209,7 @@ func TestStartprojectDeploys(t *testing.T) {
 	brokenAtRequestTime(t, work, hosts, ports, deploy, get)
 
 	// The starter's stop task stops gunicorn on every host.
-	if code, out, errOut := runCLI(t, append(flags, "run", "stop", "prod", "--yes")...); code != 0 {
+	if code, out, errOut := runCLI(t, append(flags, "run", "prod", "stop", "--yes")...); code != 0 {
 		t.Fatalf("stop: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, h := range hosts {

@@ -28,6 +28,9 @@ type SSHSettings struct {
 	// OneCommand says each host gets one command (exec, check): no shell
 	// is started ahead for a next one (remote.Options.ShellsAhead).
 	OneCommand bool
+	// Trace is told of each connection and command (remote.Options.Trace):
+	// -v. Scripts reach it unmasked; Runner.OnSecrets says what to mask.
+	Trace func(remote.TraceEvent)
 }
 
 // Connector opens connections to a Deployfile's hosts: one SSH connection
@@ -48,6 +51,7 @@ func NewConnector(df *config.Deployfile, s SSHSettings) (*Connector, error) {
 		Passphrase:        s.Passphrase,
 		SudoPassword:      s.SudoPassword,
 		ConnectTimeout:    df.SSH.ConnectTimeout,
+		Trace:             s.Trace,
 	}
 	if s.OneCommand {
 		opts.ShellsAhead = -1

@@ -105,6 +105,9 @@ type Runner struct {
 	// State is shared by the steps of the run: its id, the commit to
 	// deploy. Run makes one when it is nil.
 	State *tasks.RunState
+	// OnSecrets, when set, is given every form of the run's secrets
+	// before any command is sent, so that what -v traces masks them too.
+	OnSecrets func(forms []string)
 
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.
@@ -165,6 +168,9 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*R
 // first step; the hosts it returns are the only ones the steps run on.
 func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*config.Host, error)) (*RunResult, error) {
 	r.masks = secrets
+	if r.OnSecrets != nil {
+		r.OnSecrets(secrets)
+	}
 	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
 		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
 	x.res.Hosts = names(hosts)

@@ -339,6 +339,13 @@ func TestResolve(t *testing.T) {
 		{"local", []string{"local"}, ""},
 		{"dbb", nil, `"dbb" is neither a group nor a host`},
 		{"db,,web", nil, "empty name"},
+		// Not in the file, written as a host: an ad-hoc host.
+		{"deploy@web9:2222", []string{"deploy@web9:2222"}, ""},
+		{"db,[::1]:22,10.0.0.7", []string{"db1.example.com", "[::1]:22", "10.0.0.7"}, ""},
+		{"web9.example.com,db", []string{"web9.example.com", "db1.example.com"}, ""},
+		{"x@-web9.example.com", nil, `bad host "x@-web9.example.com"`},
+		{"web9:99999", nil, "not a number from 1 to 65535"},
+		{"web9", nil, `"web9" is neither a group nor a host`},
 	}
 	for _, tt := range tests {
 		hosts, err := df.Resolve(tt.target)
@@ -351,6 +358,12 @@ func TestResolve(t *testing.T) {
 		if err != nil || !slices.Equal(names(hosts), tt.want) {
 			t.Errorf("Resolve(%q) = %v, %v; want %v", tt.target, names(hosts), err, tt.want)
 		}
+	}
+	if hs, err := df.ResolveHosts("web9,db"); err != nil || names(hs)[0] != "web9" || hs[0].Host != "web9" || names(hs)[1] != "db1.example.com" {
+		t.Errorf("ResolveHosts(web9,db) = %v, %v; want web9 (ad hoc), db1.example.com", names(hs), err)
+	}
+	if hs, err := df.Resolve("u@[::1]:2200"); err != nil || hs[0].HostSpec != (HostSpec{User: "u", Host: "::1", Port: 2200}) {
+		t.Errorf("Resolve(u@[::1]:2200) = %+v, %v", hs, err)
 	}
 	if h, _ := df.Host("[2001:db8::10]:22"); h.Host != "2001:db8::10" || h.Port != 22 {
 		t.Errorf("IPv6 host = %+v", h.HostSpec)
