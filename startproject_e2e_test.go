@@ -224,6 +224,17 @@ func TestStartprojectDeploys(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// The next deploy starts it again, though nothing else is new: the
+	// state says reloaded, the host says no server runs.
+	out = deploy(0, "after the stop")
+	if strings.Contains(out, "Nothing to do") || !strings.Contains(out, "gunicorn started") {
+		t.Errorf("the deploy after the stop did not start gunicorn:\n%s", out)
+	}
+	for _, h := range hosts {
+		if code, body := get(h, "/polls/"); code != 200 || !strings.Contains(body, "questions asked") {
+			t.Errorf("%s after the deploy that follows the stop: %d %q", h, code, body)
+		}
+	}
 }
 
 // siteName is the test project's ALLOWED_HOSTS.

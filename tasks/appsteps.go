@@ -205,6 +205,9 @@ type reloadStep struct{}
 func (reloadStep) AfterSwitch() {}
 
 func (reloadStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	if m, _ := env.With["method"].(string); m == "gunicorn" && env.Release != nil && env.Release.ServerDown && env.Release.Current != "" {
+		return Verdict{}, nil // not running: start it, whatever the state says
+	}
 	return appliedAlready(env, PhaseReloaded)
 }
 
