@@ -187,7 +187,9 @@ func (s *Session) Printer(hosts []*config.Host) deploy.Printer {
 	text := ui.NewTextPrinter(s.IO.Out, s.IO.ErrOut, s.Style(), names)
 	// On a terminal, a status line per host under the output.
 	if s.IO.CanRedraw() {
-		return ui.NewLivePrinter(text, s.IO.ErrOut, s.Style())
+		live := ui.NewLivePrinter(text, s.IO.ErrOut, s.Style())
+		s.IO.SetStatus(live)
+		return live
 	}
 	return text
 }

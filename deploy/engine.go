@@ -52,7 +52,10 @@ type RunResult struct {
 	Failure  *StepResult // the first failure that stopped the run
 	Duration time.Duration
 	DryRun   bool
-	SHA      string // the commit deployed, when known
+	// Interrupted says the run was stopped by Ctrl-C (or SIGTERM, SIGHUP);
+	// the hosts it stopped mid-step have the outcome Interrupted.
+	Interrupted bool
+	SHA         string // the commit deployed, when known
 	// Commit is the commit the run tested, committed, pushed or released,
 	// as the summary names it; nil when the task does none of these.
 	Commit *Commit
@@ -190,7 +193,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 	if r.DryRun {
 		x.pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
 	}
-	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts})
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts, Steps: len(x.steps)})
 	x.runSteps(ctx, len(x.steps))
 	x.finish(ctx, start)
 	return x.res, nil
@@ -204,7 +207,7 @@ func (x *execution) overlapped(ctx context.Context, early int) (*RunResult, erro
 	locked := make(chan error, 1)
 	go func() { locked <- x.begin(ctx) }()
 	start := time.Now()
-	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts})
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts, Steps: len(x.steps)})
 	x.runSteps(ctx, early)
 	if err := <-locked; err != nil {
 		x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(1), Duration: time.Since(start).Seconds()})
@@ -338,6 +341,7 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 		r.prune(ctx, x.hosts, x.pr)
 	}
 	maskResults(res, x.secrets)
+	res.Interrupted = ctx.Err() != nil
 	res.Duration = time.Since(start)
 	res.Commit = x.commit()
 	if x.record {
@@ -364,7 +368,7 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	if res.Failure != nil {
 		failed = 1
 	}
-	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
+	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Interrupted: res.interruptedHosts(), Duration: res.Duration.Seconds()})
 }
 
 // commit is the commit a real run tested, committed, pushed or released
