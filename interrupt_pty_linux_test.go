@@ -53,7 +53,7 @@ func TestRunInterruptedOnTerminal(t *testing.T) {
 		pids = append(pids, sshtest.WaitForPID(t, f))
 	}
 	waitForScreen(t, &screen, "▸ [2/3] run: sh -c")
-	time.Sleep(600 * time.Millisecond) // the status block is redrawn a few times
+	time.Sleep(600 * time.Millisecond)                 // the status block is redrawn a few times
 	if _, err := master.Write([]byte{3}); err != nil { // Ctrl-C
 		t.Fatal(err)
 	}
