@@ -3,7 +3,11 @@ package deploy
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -98,9 +102,42 @@ func (c *Connector) Conn(ctx context.Context, h *config.Host) (remote.Conn, erro
 	}
 	conn, err := c.pool.Dial(ctx, Target(c.df, h))
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", h.Name, err)
+		return nil, &ConnectError{Host: h.Name, Err: err}
 	}
 	return conn, nil
+}
+
+// ConnectError is a host that could not be reached. It says "connect to"
+// once, with the host's name and, when it differs, the address dialled:
+// "connect to web1 (10.0.0.5:22): connection refused".
+type ConnectError struct {
+	Host string
+	Err  error
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+func (e *ConnectError) Error() string {
+	addr, why := "", e.Err.Error()
+	var op *net.OpError
+	if errors.As(e.Err, &op) && op.Op == "dial" && op.Addr != nil {
+		// "dial tcp ADDR: connect: connection refused" names the address
+		// and the system call: the reason is what is left.
+		addr, why = op.Addr.String(), op.Err.Error()
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			why = sys.Err.Error()
+		}
+	} else if rest, ok := strings.CutPrefix(why, "connect to "); ok {
+		// remote says which address it was connecting to.
+		if a, r, ok := strings.Cut(rest, ": "); ok {
+			addr, why = a, r
+		}
+	}
+	if addr == "" || addr == e.Host {
+		return fmt.Sprintf("connect to %s: %s", e.Host, why)
+	}
+	return fmt.Sprintf("connect to %s (%s): %s", e.Host, addr, why)
 }
 
 // SSHClientConfig is the SSH configuration deploy's own connections use
