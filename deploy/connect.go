@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -154,4 +155,35 @@ func (c *Connector) Drop(h *config.Host) {
 	if !h.Local() {
 		c.pool.Drop(Target(c.df, h))
 	}
+}
+
+// Endpoint is where a host is reached once ssh_config has been applied —
+// HostName, User, Port and ProxyJump, else the defaults ssh uses (this
+// machine's user name, port 22) — as `deploy hosts` shows it.
+type Endpoint struct {
+	User     string   `json:"user"`
+	HostName string   `json:"hostname"`
+	Port     int      `json:"port"`
+	Via      []string `json:"via,omitempty"` // jump hosts, first hop first: user@host:port
+}
+
+// Endpoint is where h is reached, read from the Deployfile and ssh_config;
+// it connects to nothing.
+func (c *Connector) Endpoint(h *config.Host) (Endpoint, error) {
+	id, err := c.Resolve(h) // "jump1>jump2>user@hostname:port"
+	if err != nil {
+		return Endpoint{}, err
+	}
+	hops := strings.Split(id, ">")
+	last := hops[len(hops)-1]
+	at := strings.LastIndex(last, "@")
+	host, port, err := net.SplitHostPort(last[at+1:])
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("resolve %s: %w", h.Name, err)
+	}
+	e := Endpoint{User: last[:max(at, 0)], HostName: host, Via: hops[:len(hops)-1]}
+	if e.Port, err = strconv.Atoi(port); err != nil {
+		return Endpoint{}, fmt.Errorf("resolve %s: port %q: %w", h.Name, port, err)
+	}
+	return e, nil
 }
