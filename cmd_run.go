@@ -139,7 +139,7 @@ func runResult(s *Session, res *deploy.RunResult, err error) error {
 	if !s.JSON {
 		ui.WriteRunSummary(s.IO.ErrOut, s.ErrStyle(), res)
 	}
-	if res.Failure != nil {
+	if res.Failure != nil || len(res.Unreachable) > 0 {
 		return exitStatus(exitFailed)
 	}
 	return nil

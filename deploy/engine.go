@@ -68,6 +68,9 @@ type RunResult struct {
 	// why.
 	States  map[string]*tasks.HostState
 	Unknown map[string]string
+	// Unreachable are the hosts a plan could not reach, and why: it went
+	// on with the others.
+	Unreachable map[string]string
 	// LocksLeft are the hosts whose lock could not be released, and why.
 	LocksLeft map[string]string
 	// JournalErr is a failure to record the run on a host; the run itself
@@ -108,10 +111,11 @@ type Runner struct {
 
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.
-	rel        *releaseStates
-	batch      *guardBatch // every guard, checked with the lock
-	rollbackTo map[string]tasks.Release
-	masks      []string // every form of every secret of the run
+	rel         *releaseStates
+	batch       *guardBatch // every guard, checked with the lock
+	rollbackTo  map[string]tasks.Release
+	masks       []string          // every form of every secret of the run
+	unreachable *unreachableHosts // in a plan: the hosts it could not reach
 }
 
 // ensureState makes the run's shared state when the caller gave none.
@@ -271,6 +275,7 @@ func (x *execution) setUp() {
 	x.record = x.hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
 	r.batch = r.newGuardBatch(x.steps)
+	r.unreachable = &unreachableHosts{}
 }
 
 // begin takes the locks — or, for a plan, reads the release states.
@@ -283,14 +288,8 @@ func (x *execution) begin(ctx context.Context) error {
 		return err
 	case x.hasRoot:
 		var failed map[string]error
-		if r.rel, failed = r.readStates(ctx, x.hosts, r.batch); len(failed) > 0 {
-			var problems []string
-			for h, err := range failed {
-				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
-			}
-			slices.Sort(problems)
-			return fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
-		}
+		r.rel, failed = r.readStates(ctx, x.hosts, r.batch)
+		x.planWithout(failed)
 	default:
 		r.checkGuards(ctx, x.hosts)
 	}
@@ -342,6 +341,7 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	}
 	maskResults(res, x.secrets)
 	res.Interrupted = ctx.Err() != nil
+	res.Unreachable = r.unreachable.all()
 	res.Duration = time.Since(start)
 	res.Commit = x.commit()
 	if x.record {

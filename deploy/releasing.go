@@ -141,6 +141,9 @@ func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Print
 	for i, h := range p.hosts {
 		g.Go(func() error {
 			results[i] = r.switchOne(ctx, index, p, h)
+			if why, ok := r.unreachable.why(h.Name); ok {
+				results[i] = StepResult{Step: index, Host: h.Name, Outcome: Unreachable, Reason: why, Status: -1}
+			}
 			sr := results[i]
 			pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Step: index + 1, Host: h.Name, Command: p.title, Line: string(sr.Outcome),
 				Duration: sr.Duration.Seconds(), Error: sr.Reason})

@@ -76,11 +76,18 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		name = h.Name
 	}
 	o := &outcome{sr: StepResult{Step: index, Host: name, Status: -1}, start: time.Now(), title: p.title, pr: pr}
+	if why, ok := r.unreachable.why(name); ok && h != nil {
+		return o.end(Unreachable, why)
+	}
 	hc, err := r.refill(p, name)
 	if err != nil {
 		return o.fail(ctx, err.Error())
 	}
 	conn, err := r.connFor(ctx, h)
+	if err != nil && r.DryRun && h != nil && !interrupted(ctx) {
+		r.unreachable.add(name, err) // a plan goes on without it
+		return o.end(Unreachable, err.Error())
+	}
 	if err != nil {
 		return o.fail(ctx, err.Error())
 	}

@@ -95,6 +95,8 @@ func (p *TextPrinter) Event(e deploy.Event) {
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Green("✓")+p.style.Faint(fmt.Sprintf(" %.2fs", e.Duration)))
 		case deploy.WouldRun:
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Yellow("→ would run"))
+		case deploy.Unreachable:
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ unreachable"))
 		case deploy.Interrupted:
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Yellow("■ interrupted")+p.style.Faint(fmt.Sprintf(" after %.2fs", e.Duration)))
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/deploy-tool/deploy/deploy"
 	"github.com/deploy-tool/deploy/deploy/config"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // stepLabel is how every output of a run names its step number: "[3/8]",
@@ -65,4 +66,18 @@ func writeInterrupted(w io.Writer, st Style, res *deploy.RunResult) {
 	}
 	fmt.Fprintf(w, "%s interrupted during step %d (%s) on %s; no later step ran.\n", st.Yellow("■"),
 		step+1, config.FirstLine(res.Steps[step], 60), strings.Join(hosts, ", "))
+}
+
+// writeUnreachable names the hosts a plan could not reach, and why: it
+// went on with the others.
+func writeUnreachable(w io.Writer, st Style, res *deploy.RunResult) {
+	if len(res.Unreachable) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s %s could not be reached; the plan went on without:\n", st.Red("✗"), tasks.Plural(len(res.Unreachable), "host"))
+	for _, h := range res.Hosts {
+		if why, ok := res.Unreachable[h]; ok {
+			fmt.Fprintf(w, "  %s %s %s\n", h, st.Red("unreachable:"), why)
+		}
+	}
 }

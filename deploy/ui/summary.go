@@ -45,6 +45,8 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				row = append(row, cell{"→ would run", st.Yellow})
 			case r.Outcome == deploy.Failed:
 				row = append(row, cell{fmt.Sprintf("✗ %.1fs", r.Duration.Seconds()), st.Red})
+			case r.Outcome == deploy.Unreachable:
+				row = append(row, cell{"✗ unreachable", st.Red})
 			case r.Outcome == deploy.Interrupted:
 				row = append(row, cell{fmt.Sprintf("■ interrupted %.1fs", r.Duration.Seconds()), st.Yellow})
 			default:
@@ -68,6 +70,7 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				fmt.Fprintf(w, "  %s on %s: %s\n", res.Steps[r.Step], r.Host, r.Reason)
 			}
 		}
+		writeUnreachable(w, st, res)
 		return
 	}
 	interrupted := ""
