@@ -111,10 +111,11 @@ type Runner struct {
 
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.
-	rel         *releaseStates
-	batch       *guardBatch // every guard, checked with the lock
-	rollbackTo  map[string]tasks.Release
-	masks       []string          // every form of every secret of the run
+	rel        *releaseStates
+	batch      *guardBatch // every guard, checked with the lock
+	rollbackTo map[string]tasks.Release
+	masks      []string // every form of every secret of the run
+
 	unreachable *unreachableHosts // in a plan: the hosts it could not reach
 }
 
