@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,12 @@ func TestMissingSecretEnvOneLine(t *testing.T) {
 	if _, set := os.LookupEnv(env); set {
 		t.Skipf("%s is set", env)
 	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port // nothing listens there once closed
+	l.Close()
 	df := fmt.Sprintf(`[hosts]
 prod = { hosts = ["local", "127.0.0.1:%d"], confirm = true }
 here = ["local"]
@@ -31,7 +38,7 @@ steps = [
   { local = "echo local {{database_url}}" },
   { run = "echo again" },
 ]
-`, freePort(t), env)
+`, closed, env)
 	file := filepath.Join(t.TempDir(), "Deployfile")
 	if err := os.WriteFile(file, []byte(df), 0o644); err != nil {
 		t.Fatal(err)
