@@ -302,7 +302,7 @@ func (res *RunResult) interruptedHosts() *int {
 }
 
 // InterruptedHosts are the hosts a step was running on when the run was
-// interrupted, in the order of the run's hosts ("local" first).
+// interrupted, each once, in the order of the results.
 func (res *RunResult) InterruptedHosts() []string {
 	var hosts []string
 	for _, sr := range res.Results {

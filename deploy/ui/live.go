@@ -102,12 +102,13 @@ func (p *LivePrinter) Event(e deploy.Event) {
 
 // Interject writes a line of its own to the terminal — the notice that
 // the run is being interrupted — above the status block: the block is
-// erased first and drawn again under it, so no stale line is left.
+// erased first and drawn again under it, so no stale line is left. The
+// line the cursor is on is cleared too: the terminal echoed ^C there.
 func (p *LivePrinter) Interject(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.erase()
-	io.WriteString(p.term, line+"\n")
+	io.WriteString(p.term, "\r\x1b[K"+line+"\n")
 	p.draw()
 }
 

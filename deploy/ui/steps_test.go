@@ -84,3 +84,15 @@ func TestCompactCountsInterrupted(t *testing.T) {
 		t.Errorf("counts line %q", got)
 	}
 }
+
+// Before any status line is drawn (the hosts are being locked), the
+// notice still takes the place of the ^C the terminal echoed.
+func TestInterjectBeforeTheBlock(t *testing.T) {
+	var screen vt.Screen
+	p := NewLivePrinter(NewTextPrinter(&screen, &screen, Style{}, nil), &screen, Style{})
+	screen.Write([]byte("earlier output\n^C"))
+	p.Interject("deploy: interrupted")
+	if got := strings.Join(screen.Lines(), "|"); got != "earlier output|deploy: interrupted" {
+		t.Errorf("screen %q", got)
+	}
+}
