@@ -136,6 +136,9 @@ func runTask(ctx context.Context, s *Session, df *config.Deployfile, task, targe
 		return err
 	}
 	defer t.Close()
+	if err := deploy.CheckEnv(df, t.Hosts); err != nil {
+		return runResult(s, nil, err) // before asking to confirm
+	}
 	if df.Confirm(target) && !s.Yes && !s.DryRun {
 		ok, err := s.IO.Confirm(fmt.Sprintf("Run %s on %s (%s: %s)? [y/N] ", task, target, tasks.Plural(len(t.Hosts), "host"), hostList(t.Hosts)))
 		if err != nil {
@@ -155,9 +158,15 @@ func runTask(ctx context.Context, s *Session, df *config.Deployfile, task, targe
 func runResult(s *Session, res *deploy.RunResult, err error) error {
 	var refused *deploy.RefusedError
 	var held *deploy.LockHeldError
+	var missing *deploy.MissingEnvError
 	switch {
 	case errors.As(err, &refused):
 		return usageError{err.Error()}
+	case errors.As(err, &missing):
+		for _, line := range strings.Split(missing.Error(), "\n") {
+			fmt.Fprintf(s.IO.ErrOut, "%s %s\n", s.ErrStyle().Red("deploy:"), line)
+		}
+		return exitStatus(exitUsage)
 	case errors.As(err, &held):
 		fmt.Fprintf(s.IO.ErrOut, "%s %v\n", s.ErrStyle().Red("deploy:"), err)
 		return exitStatus(exitLockHeld)
@@ -167,7 +176,7 @@ func runResult(s *Session, res *deploy.RunResult, err error) error {
 	if !s.JSON {
 		ui.WriteRunSummary(s.IO.ErrOut, s.ErrStyle(), res)
 	}
-	if res.Failure != nil {
+	if res.Failure != nil || len(res.Unreachable) > 0 {
 		return exitStatus(exitFailed)
 	}
 	return nil

@@ -81,10 +81,8 @@ func (f *Factory) Session(c *cli.Context) *Session {
 	}
 	if s.Verbose {
 		// The trace and the run's output share stderr: one write at a time.
-		ios := *f.IO
-		ios.ErrOut = &syncWriter{w: f.IO.ErrOut}
-		s.IO = &ios
-		s.trace = newTracer(ios.ErrOut)
+		s.IO = f.IO.withErrOut(&syncWriter{w: f.IO.ErrOut})
+		s.trace = newTracer(s.IO.ErrOut)
 	}
 	return s
 }
@@ -230,7 +228,9 @@ func (s *Session) Printer(hosts []*config.Host) deploy.Printer {
 	// On a terminal, a status line per host under the output; not under
 	// -v, whose lines it would redraw over.
 	if s.IO.CanRedraw() && s.trace == nil {
-		return ui.NewLivePrinter(text, s.IO.ErrOut, s.Style())
+		live := ui.NewLivePrinter(text, s.IO.ErrOut, s.Style())
+		s.IO.SetStatus(live)
+		return live
 	}
 	return text
 }

@@ -37,8 +37,9 @@ const (
 )
 
 func main() {
-	ctx := interruptible(context.Background(), os.Stderr)
-	os.Exit(runStreams(ctx, os.Args, systemIO()))
+	ios := systemIO()
+	ctx := interruptible(context.Background(), ios)
+	os.Exit(runStreams(ctx, os.Args, ios))
 }
 
 // errInterrupted is the cause of a context cancelled by Ctrl-C;
@@ -50,20 +51,22 @@ var (
 
 // interruptible cancels the context at the first Ctrl-C (or SIGTERM), so
 // remote commands are signalled and locks released, and exits at once at
-// the second.
-func interruptible(parent context.Context, stderr io.Writer) context.Context {
+// the second. Its notices go above the live status block, which is
+// cleared before that exit.
+func interruptible(parent context.Context, ios *IOStreams) context.Context {
 	ctx, cancel := context.WithCancelCause(parent)
 	signals := make(chan os.Signal, 2)
 	notifyInterrupts(signals)
 	go func() {
 		if sig := <-signals; brokenPipe(sig) {
-			fmt.Fprintln(stderr, "\ndeploy: the output was closed; stopping remote commands")
+			ios.Notice("deploy: the output was closed; stopping remote commands")
 			cancel(errBrokenPipe)
 		} else {
-			fmt.Fprintln(stderr, "\ndeploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
+			ios.Notice("deploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
 			cancel(errInterrupted)
 		}
 		<-signals
+		ios.ClearStatus()
 		os.Exit(exitInterrupt)
 	}()
 	return ctx

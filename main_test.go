@@ -132,9 +132,8 @@ func TestHosts(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := []string{
 		"GROUP  NAME  USER    HOST              PORT",
-		"web    web1  deploy  web1.example.com  -",
+		"web    web1  deploy  web1.example.com  22",
 		"web    web2  deploy  web2.example.com  2222",
-		"-: from ~/.ssh/config, else your login name and port 22",
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("hosts web:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))

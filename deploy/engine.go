@@ -55,7 +55,10 @@ type RunResult struct {
 	HookFailures []StepResult
 	Duration     time.Duration
 	DryRun       bool
-	SHA          string // the commit deployed, when known
+	// Interrupted says the run was stopped by Ctrl-C (or SIGTERM, SIGHUP);
+	// the hosts it stopped mid-step have the outcome Interrupted.
+	Interrupted bool
+	SHA         string // the commit deployed, when known
 	// Commit is the commit the run tested, committed, pushed or released,
 	// as the summary names it; nil when the task does none of these.
 	Commit *Commit
@@ -68,6 +71,9 @@ type RunResult struct {
 	// why.
 	States  map[string]*tasks.HostState
 	Unknown map[string]string
+	// Unreachable are the hosts a plan could not reach, and why: it went
+	// on with the others.
+	Unreachable map[string]string
 	// LocksLeft are the hosts whose lock could not be released, and why.
 	LocksLeft map[string]string
 	// JournalErr is a failure to record the run on a host; the run itself
@@ -111,12 +117,13 @@ type Runner struct {
 
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.
-	rel        *releaseStates
-	batch      *guardBatch // every guard, checked with the lock
-	rollbackTo map[string]tasks.Release
-	masks      []string // every form of every secret of the run
-	run        LockInfo // the run's task, target, owner and id, for hooks
-	runHosts   []*config.Host
+	rel         *releaseStates
+	batch       *guardBatch // every guard, checked with the lock
+	rollbackTo  map[string]tasks.Release
+	masks       []string // every form of every secret of the run
+	run         LockInfo // the run's task, target, owner and id, for hooks
+	runHosts    []*config.Host
+	unreachable *unreachableHosts // in a plan: the hosts it could not reach
 }
 
 // ensureState makes the run's shared state when the caller gave none.
@@ -200,7 +207,7 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 	if r.DryRun {
 		x.pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
 	}
-	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts})
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts, Steps: x.main})
 	x.runSteps(ctx, x.main)
 	x.finish(ctx, start)
 	return x.res, nil
@@ -214,7 +221,7 @@ func (x *execution) overlapped(ctx context.Context, early int) (*RunResult, erro
 	locked := make(chan error, 1)
 	go func() { locked <- x.begin(ctx) }()
 	start := time.Now()
-	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts})
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts, Steps: len(x.steps)})
 	x.runSteps(ctx, early)
 	if err := <-locked; err != nil {
 		x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(1), Duration: time.Since(start).Seconds()})
@@ -285,6 +292,7 @@ func (x *execution) setUp() {
 		checked = x.steps[:x.main]
 	}
 	r.batch = r.newGuardBatch(checked)
+	r.unreachable = &unreachableHosts{}
 }
 
 // begin takes the locks — or, for a plan, reads the release states.
@@ -297,14 +305,8 @@ func (x *execution) begin(ctx context.Context) error {
 		return err
 	case x.hasRoot:
 		var failed map[string]error
-		if r.rel, failed = r.readStates(ctx, x.hosts, r.batch); len(failed) > 0 {
-			var problems []string
-			for h, err := range failed {
-				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
-			}
-			slices.Sort(problems)
-			return fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
-		}
+		r.rel, failed = r.readStates(ctx, x.hosts, r.batch)
+		x.planWithout(failed)
 	default:
 		r.checkGuards(ctx, x.hosts)
 	}
@@ -357,6 +359,8 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	result := x.runResult(ctx) // decided before the hooks run
 	x.runConditional(ctx, start, result)
 	maskResults(res, x.secrets)
+	res.Interrupted = ctx.Err() != nil
+	res.Unreachable = r.unreachable.all()
 	res.Duration = time.Since(start)
 	res.Commit = x.commit()
 	if x.record {
@@ -374,7 +378,7 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	if res.Failure != nil {
 		failed = 1
 	}
-	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
+	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Interrupted: res.interruptedHosts(), Duration: res.Duration.Seconds()})
 }
 
 // commit is the commit a real run tested, committed, pushed or released

@@ -96,6 +96,9 @@ func (p *prepared) hostNames() []string {
 // all mistakes surface before the first command runs. It returns the
 // secrets to mask: secret variables and env values.
 func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, []string, error) {
+	if err := CheckEnv(r.DF, hosts); err != nil {
+		return nil, nil, err // once, not once a step and host
+	}
 	pl := &planner{r: r, scopes: map[string]*config.Scope{}, secrets: map[string]bool{}}
 	var out []*prepared
 	for _, ps := range steps {

@@ -20,6 +20,7 @@ type Plan struct {
 
 // PlanStep is one step of a Plan.
 type PlanStep struct {
+	Step  int    `json:"step"` // its number in the run, as every output shows it
 	Title string `json:"title"`
 	// From is where the step comes from: "deploy[3]", or
 	// "release[1] > deploy[3]" through a task step.
@@ -52,8 +53,8 @@ type PlannedCommand struct {
 func planOf(task string, hosts []*config.Host, steps []*prepared, secrets []string) *Plan {
 	mask := func(s string) string { return config.Mask(s, secrets) }
 	p := &Plan{Task: task, Hosts: names(hosts)}
-	for _, s := range steps {
-		ps := PlanStep{Title: s.title, From: s.ps.label, Kind: string(s.ps.step.Kind), Hosts: s.hostNames(),
+	for i, s := range steps {
+		ps := PlanStep{Step: i + 1, Title: s.title, From: s.ps.label, Kind: string(s.ps.step.Kind), Hosts: s.hostNames(),
 			Serial: s.ps.step.Serial, Limit: s.ps.step.Parallel, When: string(s.ps.when), On: map[string]PlannedCommand{}}
 		if s.ps.step.Kind == config.StepBuiltin {
 			ps.Builtin = s.ps.step.Arg

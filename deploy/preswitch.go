@@ -56,7 +56,7 @@ func (r *Runner) tryReleases(ctx context.Context, index int, p *prepared, pr Pri
 			results[i] = StepResult{Step: index, Host: sr.Host, Outcome: NotReached, Status: -1,
 				Reason: "not switched: the release failed its check on " + strings.Join(failed, ", ")}
 		}
-		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: sr.Host, Command: p.title,
+		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Step: index + 1, Host: sr.Host, Command: p.title,
 			Line: string(results[i].Outcome), Duration: sr.Duration.Seconds(), Error: results[i].Reason})
 	}
 	return results
