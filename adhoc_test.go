@@ -88,7 +88,7 @@ func TestAdHocHostsWithoutDeployfile(t *testing.T) {
 		{"unknown host key refused", []string{"exec", "-H", "127.0.0.1:" + port(2), "--", "touch " + mark}, 1,
 			nil, []string{"unknown host key for 127.0.0.1:" + port(2), "--accept-new-host-keys"}, true, ""},
 		{"IPv6 in brackets", []string{"exec", "-H", "u@[::1]:1", "--", "touch " + mark}, 1,
-			nil, []string{"connect to [::1]:1"}, true, ""},
+			nil, []string{"([::1]:1): connection refused"}, true, ""},
 		{"bad host", []string{"exec", "-H", "-oProxyCommand=x", "--", "touch " + mark}, 2,
 			nil, []string{`bad host "-oProxyCommand=x"`}, true, ""},
 		{"a plain word is no host without -H", []string{"exec", "web1", "--", "touch " + mark}, 2,

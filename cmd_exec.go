@@ -103,7 +103,7 @@ func execRun(ctx context.Context, opts *ExecOptions) error {
 		eo.Timeout = df.SSH.CommandTimeout
 	}
 	res := deploy.Exec(ctx, t.Conns, t.Hosts, eo, opts.Printer(t.Hosts))
-	if !opts.JSON && ctx.Err() == nil {
+	if !opts.JSON {
 		ui.WriteExecSummary(opts.IO.ErrOut, opts.ErrStyle(), res)
 	}
 	if len(res.Failed()) > 0 {

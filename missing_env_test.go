@@ -44,13 +44,13 @@ steps = [
 		t.Fatal(err)
 	}
 	want := `deploy: secret "database_url" needs the environment variable ` + env + `: export ` + env + `=… or pass --var database_url=…` + "\n"
-	for _, cmd := range [][]string{{"run", "migrate", "prod"}, {"plan", "prod", "migrate"}, {"run", "migrate", "here"}} {
+	for _, cmd := range [][]string{{"run", "prod", "migrate"}, {"plan", "prod", "migrate"}, {"run", "here", "migrate"}} {
 		code, out, errOut := runCLI(t, append([]string{"--no-color", "-f", file}, cmd...)...)
 		if code != exitUsage || errOut != want || out != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and only:\n%s", cmd, code, out, errOut, want)
 		}
 	}
-	code, out, errOut := runCLI(t, "--no-color", "-f", file, "--var", "database_url=postgres://u:hunter22@db/app", "run", "migrate", "here")
+	code, out, errOut := runCLI(t, "--no-color", "-f", file, "--var", "database_url=postgres://u:hunter22@db/app", "run", "here", "migrate")
 	if code != 0 || !strings.Contains(out, "migrating with ***") || strings.Contains(out+errOut, "hunter22") {
 		t.Errorf("with --var: exit %d\n%s%s", code, out, errOut)
 	}

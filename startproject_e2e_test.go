@@ -276,6 +276,7 @@ func brokenAtRequestTime(t *testing.T, work string, hosts []string, ports map[st
 			t.Errorf("%s after the rollback: %d %q", h, code, body)
 		}
 	}
+	mustSh(t, work, "git", "revert", "--no-edit", "HEAD")
 }
 
 // hammer asks every host's path without pause until the returned

@@ -244,7 +244,7 @@ steps = [{ run = "echo before >> {{path}}/hook-order", on = "web" }]
 [tasks.alert]
 steps = [{ run = "readlink {{path}}/current > {{path}}/hook-current; env | grep ^DEPLOY_ | sort > {{path}}/hook-env", on = "web", name = "alert" }]
 `})
-	sb.deploy(t, 0, "run", "hooked", "prod")
+	sb.deploy(t, 0, "run", "prod", "hooked")
 	before := sb.current(t, "web1")
 	if _, err := os.Stat(filepath.Join(sb.root, "web1", "hook-current")); err == nil {
 		t.Fatal("on_failure ran after a good run")
@@ -256,7 +256,7 @@ steps = [{ run = "readlink {{path}}/current > {{path}}/hook-current; env | grep 
 	broken := strings.Replace(string(views), `    with connection.cursor() as cursor:`, `    raise RuntimeError("unhealthy on purpose")
     with connection.cursor() as cursor:`, 1)
 	sha := sb.commit(t, "break health", map[string]string{"books/views.py": broken})
-	_, errOut := sb.deploy(t, 1, "run", "hooked", "prod")
+	_, errOut := sb.deploy(t, 1, "run", "prod", "hooked")
 	if !strings.Contains(errOut, "switched back to its previous release") || !strings.Contains(errOut, "(healthcheck) failed on web1") {
 		t.Errorf("no rollback, or not the health check's failure:\n%s", errOut)
 	}

@@ -87,6 +87,9 @@ func (p *LivePrinter) Event(e deploy.Event) {
 				if e.Error != "" {
 					s.done = "failed"
 				}
+				if e.Line == string(deploy.Interrupted) {
+					s.done = e.Line
+				}
 			}
 		}
 	case deploy.EventRunEnd:

@@ -77,7 +77,9 @@ func (p *TextPrinter) Event(e deploy.Event) {
 		}
 		fmt.Fprintln(w, p.prefix(e.Host)+e.Line)
 	case deploy.EventHostEnd:
-		if e.Error != "" {
+		if e.Line == string(deploy.Interrupted) {
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Yellow("■ interrupted")+p.style.Faint(fmt.Sprintf(" after %.2fs", e.Duration)))
+		} else if e.Error != "" {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
 		}
 	case deploy.EventRunStart:
