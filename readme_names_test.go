@@ -149,26 +149,40 @@ func TestREADMEBuiltins(t *testing.T) {
 	t.Parallel()
 	src, _ := readme(t)
 	lines := proseLines(src)
-	names := tasks.Names()
+	checkBuiltinList(t, lines)
+	checkStepParagraphs(t, lines)
+}
 
+// checkBuiltinList: "Every built-in step works: `test`, …" names the
+// registry's built-ins.
+func checkBuiltinList(t *testing.T, lines []string) {
+	names := slices.Sorted(slices.Values(tasks.Names()))
 	listed := false
 	for i, l := range lines {
-		if col := strings.Index(l, "Every built-in step works:"); col >= 0 {
-			listed = true
-			var got []string
-			for _, sp := range spansUntilStop(lines, i, col) {
-				got = append(got, sp.text)
-			}
-			if !slices.Equal(got, names) {
-				t.Errorf("%s:%d: the built-in steps listed are %v; the registry's (tasks.Names) are %v", readmeFile, i+1, got, names)
-			}
+		col := strings.Index(l, "Every built-in step works:")
+		if col < 0 {
+			continue
+		}
+		listed = true
+		var got []string
+		for _, sp := range spansUntilStop(lines, i, col) {
+			got = append(got, sp.text)
+		}
+		if slices.Sort(got); !slices.Equal(got, names) {
+			t.Errorf("%s:%d: the built-in steps listed are %v; the registry's (tasks.Names) are %v", readmeFile, i+1, got, names)
 		}
 	}
 	if !listed {
 		t.Errorf("%s: no sentence \"Every built-in step works: `test`, …\" lists the built-in steps", readmeFile)
 	}
+}
 
+// checkStepParagraphs: each built-in has a paragraph, and the keys the
+// paragraphs name are the steps' keys.
+func checkStepParagraphs(t *testing.T, lines []string) {
+	names := tasks.Names()
 	described := map[string]bool{}
+	keys := 0
 	for _, b := range stepBullets(lines) {
 		if !slices.Contains(names, b.name) {
 			t.Errorf("%s:%d: **`%s`** is described as a built-in step; the built-ins are %v", readmeFile, b.line+1, b.name, names)
@@ -176,11 +190,13 @@ func TestREADMEBuiltins(t *testing.T) {
 		}
 		described[b.name] = true
 		for _, k := range withKeysNamed(t, b) {
+			keys++
 			if !slices.Contains(tasks.WithKeys(b.name), k.text) {
 				t.Errorf("%s:%d: `%s` is named as a `with` key of %s; its keys are %v (tasks.WithKeys)", readmeFile, k.line, k.text, b.name, tasks.WithKeys(b.name))
 			}
 		}
 		for _, kv := range assignmentsNamed(b) {
+			keys++
 			if err := checkAssignment(t, b.name, kv.text); err != nil {
 				t.Errorf("%s:%d: `%s` in the paragraph of %s: %v", readmeFile, kv.line, kv.text, b.name, err)
 			}
@@ -190,6 +206,9 @@ func TestREADMEBuiltins(t *testing.T) {
 		if !described[n] {
 			t.Errorf("%s: the built-in step %s has no paragraph (\"- **`%s`** …\" in a section about steps)", readmeFile, n, n)
 		}
+	}
+	if keys < 10 {
+		t.Errorf("the step paragraphs name %d keys, want 10 or more: is the extraction broken?", keys)
 	}
 }
 
@@ -261,7 +280,8 @@ func checkAssignment(t *testing.T, builtin, kv string) error {
 	if slices.Contains(tasks.WithKeys(builtin), key) {
 		return nil
 	}
-	file := t.TempDir() + "/Deployfile"
+	dir := t.TempDir()
+	file := dir + "/Deployfile"
 	tries := []string{
 		fmt.Sprintf("[app]\npath = \"/srv/x\"\n[hosts]\nweb = [\"web1\"]\n[tasks.t]\nsteps = [{ builtin = %q, %s }]\n", builtin, kv),
 		fmt.Sprintf("[app]\npath = \"/srv/x\"\n%s\n[hosts]\nweb = [\"web1\"]\n[tasks.t]\nsteps = [{ builtin = %q }]\n", kv, builtin),
@@ -275,7 +295,7 @@ func checkAssignment(t *testing.T, builtin, kv string) error {
 		if code == 0 {
 			return nil
 		}
-		last = errOut
+		last = strings.ReplaceAll(errOut, dir+"/", "")
 	}
 	return fmt.Errorf("not a `with` key of %s (%v), and deploy check takes it neither as a step key nor under [app]: %s", builtin, tasks.WithKeys(builtin), last)
 }
