@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/deploy-tool/deploy/deploy/config"
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -51,7 +54,8 @@ func TestREADMECommandLineCheck(t *testing.T) {
 		"deploy exec web --paralel 10 -- x": "flag provided but not defined",
 		"deploy exec web --timeout 30 -- x": "a duration needs a unit",
 		"deploy hook instal":                `'instal'`,
-		"deploy histroy prod":               "arguments",
+		"deploy histroy prod":               `the command "history" mistyped`,
+		"deploy prod deploy extra":          "arguments",
 		"deploy":                            "arguments",
 		"deploy plan":                       "arguments",
 		"deploy completion tcsh":            `"tcsh"`,
@@ -167,18 +171,54 @@ func parseCommandLine(args []string) error {
 	case !ran:
 		return fmt.Errorf("no command ran (it printed its help instead):\n%s%s", out, errOut)
 	}
-	usage := "TARGET" // deploy TARGET
-	if chosen != nil {
-		usage = chosen.ArgsUsage
+	if chosen == nil {
+		// deploy TARGET [TASK]: a TARGET near a command's name is that
+		// command mistyped, as the CLI would say.
+		if len(got) > 0 {
+			if cmd := config.Suggest(got[0], visibleCommands(app)); cmd != "" {
+				return fmt.Errorf("%q reads as the command %q mistyped", got[0], cmd)
+			}
+		}
+		return checkArgs(rootUsage(app), got)
 	}
-	return checkArgs(usage, got)
+	// "TARGET -- COMMAND [ARG...]  |  deploy exec -H HOSTS -- COMMAND [ARG...]"
+	var errs []string
+	for _, alt := range strings.Split(chosen.ArgsUsage, " | ") {
+		alt = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(alt), "deploy "+chosen.FullName()))
+		err := checkArgs(alt, got)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err.Error())
+	}
+	return errors.New(strings.Join(errs, "; or "))
+}
+
+// rootUsage is the arguments of `deploy TARGET …`, from the first line of
+// the app's usage: "deploy [global options] TARGET [TASK]     run …".
+func rootUsage(app *cli.App) string {
+	first, _, _ := strings.Cut(app.UsageText, "\n")
+	_, usage, _ := strings.Cut(first, "[global options] ")
+	usage, _, _ = strings.Cut(usage, "   ")
+	return strings.TrimSpace(usage)
 }
 
 // checkArgs checks arguments against a usage such as "TARGET [TASK]",
-// "TARGET -- COMMAND [ARG...]" or "bash|zsh|fish".
+// "TARGET -- COMMAND [ARG...]", "-H HOSTS -- COMMAND" (flags are not
+// arguments) or "bash|zsh|fish".
 func checkArgs(usage string, args []string) error {
 	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--" })
-	words := slices.DeleteFunc(strings.Fields(usage), func(w string) bool { return w == "--" })
+	var words []string
+	fields := strings.Fields(usage)
+	for i := 0; i < len(fields); i++ {
+		switch w := fields[i]; {
+		case w == "--":
+		case strings.HasPrefix(w, "-"):
+			i++ // a flag and its VALUE
+		default:
+			words = append(words, w)
+		}
+	}
 	min, max := 0, 0
 	for _, w := range words {
 		switch {
