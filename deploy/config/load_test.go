@@ -108,6 +108,13 @@ func TestBadDeployfiles(t *testing.T) {
 			`Deployfile:5:28: tasks.t.steps[3].name holds the control character tab (U+0009) — ` + oneLine}},
 		{"unknown-with-key.toml", []string{
 			`Deployfile:4:69: unknown key "pid_fiel" in the with table of builtin reload — did you mean "pid_file"? (allowed keys are method, path, pid_file, unit, command, always, wsgi, bind, workers, python)`}},
+		{"test-task-missing.toml", []string{
+			`Deployfile:4:22: the test step runs the task "test", which is not defined — add a [tasks.test] that runs your tests (steps = [{ local = "python3 manage.py test" }]), or name yours: with = { task = "NAME" }`,
+			`Deployfile:4:68: the test step runs task "unit", which is not defined — did you mean "units"? (tasks: deploy, units)`}},
+		{"bad-with-values.toml", []string{
+			`Deployfile:4:85: healthcheck: with.status 600 is not an HTTP status — write codes or classes, e.g. [200, 302] or "2xx"`,
+			`Deployfile:4:117: healthcheck: with.header "X Rev" is not a header to match — write "Name: value" (e.g. "Content-Type: text/html"; "X-Revision:" for any value)`,
+			`Deployfile:4:136: healthcheck: with.timeout "5" is not a duration — write it as "30s" or "2m"`}},
 		{"nan-in-with.toml", []string{
 			`Deployfile:4:98: tasks.t.steps[1].with.fail_after is NaN, not a number deploy can use — write a finite number`,
 			`Deployfile:4:113: tasks.t.steps[1].with.timeout is -Inf, not a number deploy can use — write a finite number`}},
