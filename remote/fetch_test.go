@@ -130,7 +130,9 @@ func hostilePipe(t *testing.T, h *hostile) (*sftp.Client, net.Conn) {
 // host for this.
 type fakeSource struct{ h *hostile }
 
-func (f fakeSource) Stat(p string) (fs.FileInfo, error)  { return fileInfo{name: path.Base(p), dir: p == "/t"}, nil }
+func (f fakeSource) Stat(p string) (fs.FileInfo, error) {
+	return fileInfo{name: path.Base(p), dir: p == "/t"}, nil
+}
 func (f fakeSource) Lstat(p string) (fs.FileInfo, error) { return f.Stat(p) }
 func (f fakeSource) RealPath(p string) (string, error)   { return p, nil }
 func (f fakeSource) Open(string) (io.ReadCloser, error) {
