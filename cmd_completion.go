@@ -178,8 +178,8 @@ func oneLine(s string) string {
 
 // completeGroups and completeTasksThenGroups answer urfave/cli's own
 // completion flag (--generate-bash-completion), which scripts printed by
-// older versions send: the first argument is a target (a group or a
-// host); run's and plan's second is a task. The scripts printed now call
+// older versions send: the first argument is a group; run's second is a
+// task (run TARGET TASK). The scripts printed now call
 // `deploy completion --complete`, which knows every argument and flag.
 func completeGroups(f *Factory) cli.BashCompleteFunc {
 	return func(c *cli.Context) { legacyComplete(f, c, false) }
@@ -189,7 +189,7 @@ func completeTasksThenGroups(f *Factory) cli.BashCompleteFunc {
 	return func(c *cli.Context) { legacyComplete(f, c, true) }
 }
 
-// legacyComplete prints targets for the first argument, and tasks for the
+// legacyComplete prints groups for the first argument, and tasks for the
 // second when withTask; it stays silent when the Deployfile does not
 // load, as a completion must.
 func legacyComplete(f *Factory, c *cli.Context, withTask bool) {
@@ -200,7 +200,7 @@ func legacyComplete(f *Factory, c *cli.Context, withTask bool) {
 	if err != nil {
 		return
 	}
-	cands := targetCandidates(df, "")
+	cands := groupCandidates(df)
 	if c.NArg() == 1 {
 		cands = taskCandidates(df)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -246,5 +247,51 @@ func TestCompletionNeverConnects(t *testing.T) {
 	cmd.Run() // fails: the socket speaks no SSH
 	if accepted.Load() == 0 {
 		t.Error("control: deploy check web did not connect, so the test could not see a connection")
+	}
+}
+
+// zshDriver types a line and a Tab into an interactive zsh on a
+// pseudo-terminal (zsh/zpty), with compinit and the script loaded, and
+// prints what the terminal showed.
+const zshDriver = `zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='> '; autoload -U compinit; compinit -u -D; source ${(q)1}; setopt nobeep; LISTMAX=1000; print READY"
+local all="" chunk
+zpty -r z chunk '*READY*'
+zpty -w -n z "$2"$'\t'
+for i in {1..15}; do
+  sleep 0.1
+  while zpty -r -t z chunk; do all+=$chunk; done
+done
+print -r -- "$all"
+zpty -d z
+`
+
+// zsh for real: Tab in an interactive zsh completes the word on the line,
+// or lists the candidates with their descriptions.
+func TestCompletionZshInteractive(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Skip("zsh is not installed")
+	}
+	dir, env := completionProject(t, "127.0.0.1:1")
+	script := filepath.Join(dir, "_deploy.zsh")
+	mustDo(t, os.WriteFile(script, []byte(shell(t, dir, env, deployBinary(t), "completion", "zsh")), 0o644))
+	driver := filepath.Join(dir, "driver.zsh")
+	mustDo(t, os.WriteFile(driver, []byte(zshDriver), 0o644))
+	ansi := regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
+	for line, want := range map[string]string{
+		"deploy run pr":          "deploy run prod ",
+		"deploy plan web m":      "deploy plan web migrate ",
+		"deploy rollback web --": "--to",
+		"deploy run ":            "group of 2 host(s)",
+	} {
+		out := ansi.ReplaceAllString(shell(t, dir, env, "zsh", "-f", driver, script, line), "")
+		if !strings.Contains(out, want) {
+			t.Errorf("zsh %q: the terminal lacks %q:\n%q", line, want, out)
+		}
 	}
 }
