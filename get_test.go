@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/deploy-tool/deploy/remote/sshtest"
 )
@@ -348,5 +351,42 @@ func TestGetHostileTree(t *testing.T) {
 	}
 	if !strings.Contains(out, "web1 | ✓ 4 files, 14 B → "+filepath.Join(local, "t")+" (8 skipped)") {
 		t.Errorf("stdout %q", out)
+	}
+}
+
+// Ctrl-C in the middle of a file: exit 130, and neither the file nor its
+// temporary name is left.
+func TestGetInterrupted(t *testing.T) {
+	t.Parallel()
+	env, _, flags := fleet(t, 1)
+	src := remoteTree(t, env, map[string]string{})
+	big := filepath.Join(src, "big")
+	mustDo(t, os.WriteFile(big, nil, 0o644))
+	mustDo(t, os.Truncate(big, 4<<30)) // sparse: no disk used there
+	local := t.TempDir()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		for ctx.Err() == nil {
+			if parts, _ := filepath.Glob(filepath.Join(local, ".big.deploy-part-*")); len(parts) > 0 {
+				if info, err := os.Stat(parts[0]); err == nil && info.Size() > 0 {
+					cancel(errInterrupted)
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	code := run(ctx, append(append([]string{"deploy"}, flags...), "get", "web1", big, local), &out, &errOut)
+	if code != 130 {
+		t.Fatalf("exit %d, want 130\n%s%s", code, out.String(), errOut.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %s", d)
+	}
+	if entries, _ := os.ReadDir(local); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
 	}
 }

@@ -40,11 +40,16 @@ type GetTextPrinter struct {
 	style   Style
 	width   int
 	verbose bool
+	skipped map[string]int // per host, to show only the first few
 }
+
+// shownSkips is how many things left out on purpose are shown per host;
+// the rest are counted (--json lists every one).
+const shownSkips = 10
 
 // NewGetTextPrinter prints for people; hosts are the names to align.
 func NewGetTextPrinter(out, errOut io.Writer, st Style, hosts []string, verbose bool) *GetTextPrinter {
-	p := &GetTextPrinter{out: out, errOut: errOut, style: st, verbose: verbose}
+	p := &GetTextPrinter{out: out, errOut: errOut, style: st, verbose: verbose, skipped: map[string]int{}}
 	for _, h := range hosts {
 		p.width = max(p.width, len(h))
 	}
@@ -63,6 +68,8 @@ func (p *GetTextPrinter) GetEvent(e deploy.GetEvent) {
 		text := fmt.Sprintf("skipped %s: %s", printable(e.Path), e.Reason)
 		if e.Error != "" {
 			text = p.style.Red("not read: " + printable(e.Path) + ": " + e.Reason)
+		} else if p.skipped[e.Host]++; p.skipped[e.Host] > shownSkips {
+			return
 		}
 		fmt.Fprintln(p.errOut, p.prefix(e.Host)+text)
 	case deploy.EventFile:
@@ -70,6 +77,9 @@ func (p *GetTextPrinter) GetEvent(e deploy.GetEvent) {
 			fmt.Fprintln(p.out, p.prefix(e.Host)+fmt.Sprintf("%s (%s)", e.Local, HumanBytes(deref(e.Bytes))))
 		}
 	case deploy.EventHostEnd:
+		if n := p.skipped[e.Host] - shownSkips; n > 0 {
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+fmt.Sprintf("… and %d more skipped (--json lists them all)", n))
+		}
 		if e.Error != "" {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
 			return
