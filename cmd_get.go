@@ -72,6 +72,8 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 		return usagef("get: LOCAL_DIR is empty: name a directory here, or leave it out for .")
 	case opts.Parallel < 1:
 		return usagef("get: --parallel must be at least 1")
+	case opts.DryRun:
+		return usagef("get: there is no dry run of get; deploy exec TARGET -- ls -lR PATH shows what is there")
 	}
 	df, err := opts.Deployfile()
 	if err != nil {

@@ -390,3 +390,36 @@ func TestGetInterrupted(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// A directory the login user may not list, or a file it may not read,
+// fails its host, after the rest is copied; neither is made here.
+func TestGetUnreadableDirectory(t *testing.T) {
+	t.Parallel()
+	env, _, flags := fleet(t, 1)
+	src := remoteTree(t, env, map[string]string{"d/ok": "ok", "d/locked/x": "x", "d/secret": "s"})
+	locked := filepath.Join(src, "d", "locked")
+	mustDo(t, os.Chmod(locked, 0))
+	mustDo(t, os.Chmod(filepath.Join(src, "d", "secret"), 0))
+	t.Cleanup(func() { os.Chmod(locked, 0o755) })
+	local := t.TempDir()
+	code, out, errOut := runCLI(t, append(flags, "get", "web1", filepath.Join(src, "d"), local)...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if readFile(t, filepath.Join(local, "d", "ok")) != "ok" {
+		t.Error("the rest was not copied")
+	}
+	if _, err := os.Stat(filepath.Join(local, "d", "locked")); err == nil {
+		t.Error("the unreadable directory was made here")
+	}
+	if _, err := os.Stat(filepath.Join(local, "d", "secret")); err == nil {
+		t.Error("the unreadable file was made here")
+	}
+	for _, want := range []string{"web1 | not read: " + locked + ": cannot be listed: permission denied",
+		"web1 | not read: " + filepath.Join(src, "d", "secret") + ": cannot be read: permission denied",
+		"web1 | ✗ 2 entries could not be read; the rest was copied", "✓ 0 ok  ✗ 1 failed"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

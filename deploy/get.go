@@ -40,6 +40,19 @@ type GetHost struct {
 // something under the path that could not be read.
 func (h GetHost) Failed() bool { return h.Err != nil || h.unreadable() > 0 }
 
+// Problem is what went wrong on the host, for people; "" when nothing did.
+func (h GetHost) Problem() string {
+	switch n := h.unreadable(); {
+	case h.Err != nil:
+		return h.Err.Error()
+	case n == 1:
+		return "1 entry could not be read; the rest was copied"
+	case n > 1:
+		return fmt.Sprintf("%d entries could not be read; the rest was copied", n)
+	}
+	return ""
+}
+
 func (h GetHost) unreadable() int {
 	n := 0
 	for _, s := range h.Skipped {
@@ -252,6 +265,11 @@ func (g *getHost) fetch(ctx context.Context, opts GetOptions, pr GetPrinter) {
 	}}
 	res, err := g.conn.Fetch(ctx, g.listing, g.res.Dir, fo)
 	g.res.Files, g.res.Bytes = res.Files, res.Bytes
+	for _, s := range res.Unread {
+		g.res.Skipped = append(g.res.Skipped, s)
+		pr.GetEvent(GetEvent{Time: time.Now(), Type: EventSkip, Host: g.h.Name, Path: path.Join(g.listing.Path, s.Rel),
+			Reason: s.Why, Error: s.Why})
+	}
 	if err != nil {
 		var ex *remote.ExistsError
 		if errors.As(err, &ex) {
@@ -267,12 +285,7 @@ func (g *getHost) endEvent() GetEvent {
 	skipped := len(r.Skipped)
 	ev := GetEvent{Time: time.Now(), Type: EventHostEnd, Host: r.Host, Local: r.Dest, Files: &r.Files, Bytes: &r.Bytes,
 		Skipped: &skipped, Duration: r.Duration.Seconds()}
-	switch {
-	case r.Err != nil:
-		ev.Error = r.Err.Error()
-	case r.unreadable() > 0:
-		ev.Error = fmt.Sprintf("%d not read (see the skip events)", r.unreadable())
-	}
+	ev.Error = r.Problem()
 	return ev
 }
 

@@ -146,7 +146,12 @@ func (l *Listing) walk(ctx context.Context, src source, rel string, depth int) e
 		return fmt.Errorf("%s: more than %d directories deep; name a deeper path", rel, maxDepth)
 	}
 	list, err := src.ReadDir(path.Join(l.Root, rel))
+	if err != nil && rel == "" {
+		return fmt.Errorf("cannot be listed: %s", plainError(err))
+	}
 	if err != nil {
+		// Not made here empty: the directory is the last entry.
+		l.Entries = l.Entries[:len(l.Entries)-1]
 		l.Skipped = append(l.Skipped, Skip{Rel: rel, Why: "cannot be listed: " + plainError(err), Failed: true})
 		return nil
 	}

@@ -26,6 +26,9 @@ type FetchOptions struct {
 type FetchResult struct {
 	Files int
 	Bytes int64
+	// Unread are the files the host would not let be opened (permission
+	// denied); the others were copied.
+	Unread []Skip
 }
 
 // ExistsError is a local file or directory in the way of a fetch.
@@ -109,6 +112,11 @@ func fetchTree(ctx context.Context, src source, l *Listing, dir string, opts Fet
 			continue
 		}
 		n, err := fetchFile(ctx, src, path.Join(l.Root, e.Rel), local, e, opts.Force)
+		var denied *openError
+		if errors.As(err, &denied) && errors.Is(err, fs.ErrPermission) {
+			res.Unread = append(res.Unread, Skip{Rel: e.Rel, Why: "cannot be read: permission denied", Failed: true})
+			continue
+		}
 		if err != nil {
 			return res, err
 		}
@@ -146,7 +154,7 @@ func makeDir(p string) (created bool, err error) {
 func fetchFile(ctx context.Context, src source, remotePath, local string, e Entry, force bool) (int64, error) {
 	r, err := src.Open(remotePath)
 	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", remotePath, err)
+		return 0, &openError{remotePath, err}
 	}
 	defer r.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".deploy-part-*")
@@ -183,6 +191,15 @@ func fetchFile(ctx context.Context, src source, remotePath, local string, e Entr
 	placed = true
 	return n, nil
 }
+
+// openError is a file of the host that could not be opened.
+type openError struct {
+	path string
+	err  error
+}
+
+func (e *openError) Error() string { return fmt.Sprintf("open %s: %v", e.path, e.err) }
+func (e *openError) Unwrap() error { return e.err }
 
 // place renames tmp to local. Without force it never replaces a file:
 // a hard link fails if local exists, atomically; where links are not

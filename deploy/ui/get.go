@@ -125,11 +125,7 @@ func WriteGetSummary(w io.Writer, st Style, res deploy.GetResult) {
 		width = max(width, len(f.Host))
 	}
 	for _, f := range failed {
-		why := "some files could not be read"
-		if f.Err != nil {
-			why = f.Err.Error()
-		}
-		fmt.Fprintf(w, "  %-*s  %s\n", width, f.Host, why)
+		fmt.Fprintf(w, "  %-*s  %s\n", width, f.Host, f.Problem())
 	}
 }
 
