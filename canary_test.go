@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -89,10 +90,11 @@ type placement struct {
 type canaryFile struct {
 	app   map[string]string // [app] key → TOML value
 	ssh   map[string]string
-	hosts string   // the [hosts] body
-	vars  []string // lines of [vars]
-	steps []string // steps of the task "canary", inline tables
-	sub   string   // steps of the task "sub"
+	hosts string            // the [hosts] body
+	vars  []string          // lines of [vars]
+	steps []string          // steps of the task "canary", inline tables
+	task  map[string]string // other keys of the task "canary" → TOML value
+	sub   string            // steps of the task "sub"
 }
 
 func newCanaryFile(central, root string) *canaryFile {
@@ -102,6 +104,7 @@ func newCanaryFile(central, root string) *canaryFile {
 			"keep_releases": "2",
 		},
 		ssh:   map[string]string{},
+		task:  map[string]string{},
 		hosts: `web = ["web1"]`,
 		vars:  []string{`cv = "plain"`},
 		sub:   `[{ run = "true", on = "web" }]`,
@@ -132,7 +135,11 @@ func (f *canaryFile) String() string {
 	if len(steps) == 0 {
 		steps = []string{`{ run = "true", on = "web" }`}
 	}
-	fmt.Fprintf(&b, "[tasks.canary]\nsteps = [\n  %s,\n]\n", strings.Join(steps, ",\n  "))
+	fmt.Fprintf(&b, "[tasks.canary]\n")
+	for _, k := range slices.Sorted(maps.Keys(f.task)) {
+		fmt.Fprintf(&b, "%s = %s\n", k, f.task[k])
+	}
+	fmt.Fprintf(&b, "steps = [\n  %s,\n]\n", strings.Join(steps, ",\n  "))
 	return b.String()
 }
 
@@ -237,6 +244,11 @@ func otherOptions() map[string]placement {
 			f.app["build"] = `[{ run = "true", inputs = ["upfile"], output = ` + v + ` }]`
 		}},
 		ssh("user"), ssh("port"), ssh("config"), ssh("connect_timeout"), ssh("command_timeout"),
+		{name: "task.description", apply: func(f *canaryFile, v string) { f.task["description"] = v }},
+		{name: "task.before", apply: func(f *canaryFile, v string) { f.task["before"] = "[" + v + "]" }},
+		{name: "task.after", apply: func(f *canaryFile, v string) { f.task["after"] = "[" + v + "]" }},
+		{name: "task.on_success", apply: func(f *canaryFile, v string) { f.task["on_success"] = "[" + v + "]" }},
+		{name: "task.on_failure", apply: func(f *canaryFile, v string) { f.task["on_failure"] = "[" + v + "]" }},
 		{name: "host.spec", apply: func(f *canaryFile, v string) { f.hosts = `web = ["web1", ` + v + `]` }},
 		{name: "host.host", apply: func(f *canaryFile, v string) { f.hosts = `web = ["web1", { host = ` + v + ` }]` }},
 		{name: "host.name", apply: func(f *canaryFile, v string) {
@@ -295,6 +307,7 @@ func optionScopes(t *testing.T) map[string][]string {
 		"host":  probe("[hosts]\nweb = [{ host = \"a\", zz_probe = 1 }]\n"),
 		"group": probe("[hosts]\nweb = { hosts = [\"a\"], zz_probe = 1 }\n"),
 		"var":   probe("[vars]\nx = { value = \"a\", zz_probe = 1 }\n"),
+		"task":  probe("[tasks.t]\nzz_probe = 1\nsteps = [{ run = \"true\" }]\n"),
 	}
 	for _, kind := range stepKinds() {
 		base := stepBase(kind)
@@ -393,7 +406,7 @@ func canaryCases(t *testing.T) []canaryCase {
 			if scope == "build" && key == "run" {
 				name = "build.run"
 			}
-			if _, ok := others[name]; !ok && !(scope == "host" && key == "name") && !(scope == "group" && key == "hosts") {
+			if _, ok := others[name]; !ok && !(scope == "host" && key == "name") && !(scope == "group" && key == "hosts") && name != "task.steps" {
 				t.Errorf("option %s has no canary case: add it to otherOptions", name)
 			}
 		}
@@ -593,8 +606,8 @@ func TestCanaryValues(t *testing.T) {
 	batch.steps = append(batch.steps, late...)
 	batch.vars = []string{"cv = " + tomlString(omnibus(r.canary))}
 	flags := r.write(t, batch, "Deployfile")
-	for _, args := range [][]string{{"check"}, {"plan", "web", "canary"}, {"--yes", "run", "canary", "web"},
-		{"--var", "cv=" + omnibus(r.canary), "--yes", "run", "canary", "web"}} {
+	for _, args := range [][]string{{"check"}, {"plan", "web", "canary"}, {"--yes", "run", "web", "canary"},
+		{"--var", "cv=" + omnibus(r.canary), "--yes", "run", "web", "canary"}} {
 		code, out, errOut := runCLI(t, append(flags, args...)...)
 		what := fmt.Sprintf("%d step options in one task: %v", len(batch.steps)-2, args)
 		assertSane(t, what, code, out, errOut, 0, 1)
@@ -614,7 +627,7 @@ func TestCanaryValues(t *testing.T) {
 		a.c.apply(f, v)
 		f.steps = []string{`{ builtin = "push" }`, `{ builtin = "pull", on = "web" }`, `{ run = "echo {{cv}} >/dev/null", on = "web" }`}
 		flags := r.write(t, f, "Deployfile")
-		for _, args := range [][]string{{"plan", "web", "canary"}, {"--yes", "run", "canary", "web"}} {
+		for _, args := range [][]string{{"plan", "web", "canary"}, {"--yes", "run", "web", "canary"}} {
 			code, out, errOut := runCLI(t, append(flags, args...)...)
 			assertSane(t, a.c.option+": "+strings.Join(args, " "), code, out, errOut, 0, 1, 2)
 		}
@@ -624,7 +637,7 @@ func TestCanaryValues(t *testing.T) {
 	// The harness sees a canary: a command the user wrote does run.
 	ctl := newCanaryFile(r.central, r.root)
 	ctl.steps = []string{`{ run = ` + tomlString("touch "+r.canary) + `, on = "web" }`}
-	code, _, errOut := runCLI(t, append(r.write(t, ctl, "Deployfile"), "run", "canary", "web")...)
+	code, _, errOut := runCLI(t, append(r.write(t, ctl, "Deployfile"), "run", "web", "canary")...)
 	if _, err := os.Stat(r.canary); code != 0 || err != nil {
 		t.Errorf("control: a command written as a command did not touch the canary: exit %d\n%s", code, errOut)
 	}

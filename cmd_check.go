@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploy-tool/deploy/deploy"
-	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/deploy/ui"
 )
 
@@ -16,6 +15,7 @@ import (
 type CheckOptions struct {
 	*Session
 	Target string // empty: only the Deployfile
+	Hosts  string // -H: a comma list of hosts, instead of Target
 }
 
 // NewCmdCheck is `deploy check [TARGET]`.
@@ -26,15 +26,20 @@ func NewCmdCheck(f *Factory, runF func(context.Context, *CheckOptions) error) *c
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "validate the Deployfile; with a TARGET, also connect to its hosts",
-		ArgsUsage: "[TARGET]",
+		ArgsUsage: "[TARGET]  |  deploy check -H HOSTS",
 		Description: "Without TARGET: load and validate the Deployfile, connecting nowhere; exit 0 or 2.\n" +
-			"With TARGET: connect to every host of it and print a table: reachable, host key,\n" +
-			"authenticated, connect time and command round trip; exit 1 if any host is not fit.",
+			"With TARGET (a group, a host, user@host:port, or a comma list) or -H HOSTS: connect to every\n" +
+			"host of it and print a table: reachable, host key, authenticated, connect time and command\n" +
+			"round trip; exit 1 if any host is not fit. A TARGET written as hosts, or -H, needs no Deployfile.",
+		Flags: []cli.Flag{hostsFlag()},
 		Action: func(c *cli.Context) error {
 			if err := maxArgs(c, 1); err != nil {
 				return err
 			}
-			return runF(c.Context, &CheckOptions{Session: f.Session(c), Target: c.Args().First()})
+			if c.String("hosts") != "" && c.NArg() > 0 {
+				return usagef("check: name a target or -H hosts, not both")
+			}
+			return runF(c.Context, &CheckOptions{Session: f.Session(c), Target: c.Args().First(), Hosts: c.String("hosts")})
 		},
 		BashComplete: completeGroups(f),
 		OnUsageError: usageErr,
@@ -42,12 +47,12 @@ func NewCmdCheck(f *Factory, runF func(context.Context, *CheckOptions) error) *c
 }
 
 func checkRun(ctx context.Context, opts *CheckOptions) error {
+	if opts.Target != "" || opts.Hosts != "" {
+		return checkTarget(ctx, opts)
+	}
 	df, err := opts.Deployfile()
 	if err != nil {
 		return err
-	}
-	if opts.Target != "" {
-		return checkTarget(ctx, opts.Session, df, opts.Target)
 	}
 	if opts.JSON {
 		return json.NewEncoder(opts.IO.Out).Encode(map[string]any{
@@ -58,9 +63,15 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	return err
 }
 
-// checkTarget connects to every host of target and reports on each.
-func checkTarget(ctx context.Context, s *Session, df *config.Deployfile, target string) error {
-	t, err := s.ConnectForOne(df, target)
+// checkTarget connects to every host of the target (or -H) and reports
+// on each. It needs no Deployfile when the hosts are written as hosts.
+func checkTarget(ctx context.Context, opts *CheckOptions) error {
+	s := opts.Session
+	df, none, err := s.deployfileOrNone()
+	if err != nil {
+		return err
+	}
+	t, err := s.connectAdHoc(df, none, opts.Target, opts.Hosts)
 	if err != nil {
 		return err
 	}

@@ -176,35 +176,22 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// completeGroups and completeTasksThenGroups answer urfave/cli's own
-// completion flag (--generate-bash-completion), which scripts printed by
-// older versions send: the first argument is a group; run's second is a
-// task (run TARGET TASK). The scripts printed now call
-// `deploy completion --complete`, which knows every argument and flag.
+// completeGroups answers urfave/cli's own completion flag
+// (--generate-bash-completion), which scripts printed by older versions
+// send: the groups, for the first argument. (run and plan use
+// completeGroupsThenTasks.) The scripts printed now call `deploy
+// completion --complete`, which knows every argument and flag.
 func completeGroups(f *Factory) cli.BashCompleteFunc {
-	return func(c *cli.Context) { legacyComplete(f, c, false) }
-}
-
-func completeTasksThenGroups(f *Factory) cli.BashCompleteFunc {
-	return func(c *cli.Context) { legacyComplete(f, c, true) }
-}
-
-// legacyComplete prints groups for the first argument, and tasks for the
-// second when withTask; it stays silent when the Deployfile does not
-// load, as a completion must.
-func legacyComplete(f *Factory, c *cli.Context, withTask bool) {
-	if c.NArg() > 1 || c.NArg() == 1 && !withTask {
-		return
-	}
-	df, err := f.Session(c).Deployfile()
-	if err != nil {
-		return
-	}
-	cands := groupCandidates(df)
-	if c.NArg() == 1 {
-		cands = taskCandidates(df)
-	}
-	for _, cand := range cands {
-		fmt.Fprintln(f.IO.Out, cand.Value)
+	return func(c *cli.Context) {
+		if c.NArg() > 0 {
+			return
+		}
+		df, err := f.Session(c).Deployfile()
+		if err != nil {
+			return
+		}
+		for _, g := range df.GroupOrder {
+			fmt.Fprintln(f.IO.Out, g)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -10,10 +11,12 @@ import (
 	"github.com/deploy-tool/deploy/deploy/ui"
 )
 
-// ExecOptions are `deploy exec TARGET -- COMMAND [ARG...]`.
+// ExecOptions are `deploy exec TARGET -- COMMAND [ARG...]`, or
+// `deploy exec -H HOSTS -- COMMAND [ARG...]`.
 type ExecOptions struct {
 	*Session
 	Target   string
+	Hosts    string // -H: a comma list of hosts, instead of Target
 	Command  []string
 	Parallel int
 	Timeout  time.Duration // 0: [ssh] command_timeout
@@ -29,8 +32,11 @@ func NewCmdExec(f *Factory, runF func(context.Context, *ExecOptions) error) *cli
 	return &cli.Command{
 		Name:      "exec",
 		Usage:     "run a command on every host of a target, in parallel",
-		ArgsUsage: "TARGET -- COMMAND [ARG...]",
-		Description: "TARGET is a group, a host, or a comma list of them. One COMMAND argument is a shell script\n" +
+		ArgsUsage: "TARGET -- COMMAND [ARG...]  |  deploy exec -H HOSTS -- COMMAND [ARG...]",
+		Description: "TARGET is a group, a host, user@host:port, or a comma list of them; -H takes hosts only,\n" +
+			"any [user@]host[:port] (an ssh_config alias too). Neither needs a Deployfile: ssh_config decides\n" +
+			"user, port and keys, as for ssh, and host keys are checked against known_hosts.\n" +
+			"One COMMAND argument is a shell script\n" +
 			"as written ('cd /srv && ls | wc -l'); several are passed to the program exactly, each quoted.\n" +
 			"Output lines are prefixed by host; a summary ends on stderr. Exit 1 if any host failed.",
 		Flags: []cli.Flag{
@@ -38,16 +44,23 @@ func NewCmdExec(f *Factory, runF func(context.Context, *ExecOptions) error) *cli
 			&cli.DurationFlag{Name: "timeout", Usage: "stop the command on a host after `DURATION` (default: [ssh] command_timeout)"},
 			&cli.BoolFlag{Name: "sudo", Usage: "run the command as root with sudo -n"},
 			&cli.StringFlag{Name: "sudo-user", Usage: "run the command as `USER` with sudo -n"},
+			hostsFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
-			if len(args) == 0 {
-				return usagef("exec: name a target and a command: deploy exec web -- uptime")
+			hosts := c.String("hosts")
+			if hosts == "" && len(args) == 0 {
+				return usagef("exec: name a target and a command: deploy exec web -- uptime (or deploy exec -H user@host -- uptime)")
+			}
+			var target string
+			if hosts == "" {
+				target, args = args[0], args[1:]
 			}
 			opts := &ExecOptions{
 				Session:  f.Session(c),
-				Target:   args[0],
-				Command:  args[1:],
+				Target:   target,
+				Hosts:    hosts,
+				Command:  args,
 				Parallel: c.Int("parallel"),
 				Timeout:  c.Duration("timeout"),
 				Sudo:     c.Bool("sudo") || c.String("sudo-user") != "",
@@ -65,16 +78,16 @@ func NewCmdExec(f *Factory, runF func(context.Context, *ExecOptions) error) *cli
 
 func execRun(ctx context.Context, opts *ExecOptions) error {
 	if len(opts.Command) == 0 {
-		return usagef("exec: no command: deploy exec %s -- COMMAND", opts.Target)
+		return usagef("exec: no command: deploy exec %s -- COMMAND", cmp.Or(opts.Target, "-H "+opts.Hosts))
 	}
 	if opts.Parallel < 1 {
 		return usagef("exec: --parallel must be at least 1")
 	}
-	df, err := opts.Deployfile()
+	df, none, err := opts.deployfileOrNone()
 	if err != nil {
 		return err
 	}
-	t, err := opts.ConnectForOne(df, opts.Target)
+	t, err := opts.connectAdHoc(df, none, opts.Target, opts.Hosts)
 	if err != nil {
 		return err
 	}
@@ -90,7 +103,7 @@ func execRun(ctx context.Context, opts *ExecOptions) error {
 		eo.Timeout = df.SSH.CommandTimeout
 	}
 	res := deploy.Exec(ctx, t.Conns, t.Hosts, eo, opts.Printer(t.Hosts))
-	if !opts.JSON && ctx.Err() == nil {
+	if !opts.JSON {
 		ui.WriteExecSummary(opts.IO.ErrOut, opts.ErrStyle(), res)
 	}
 	if len(res.Failed()) > 0 {

@@ -10,15 +10,16 @@ import (
 	"github.com/deploy-tool/deploy/deploy/ui"
 )
 
-// GetOptions are `deploy get TARGET REMOTE_PATH [LOCAL_DIR]`.
+// GetOptions are `deploy get TARGET REMOTE_PATH [LOCAL_DIR]`, or
+// `deploy get -H HOSTS REMOTE_PATH [LOCAL_DIR]`.
 type GetOptions struct {
 	*Session
 	Target   string
+	Hosts    string // -H: a comma list of hosts, instead of Target
 	Path     string // on the hosts
 	Dir      string // here; "." when not given
 	Force    bool
 	Parallel int
-	Verbose  bool
 }
 
 // NewCmdGet is `deploy get TARGET REMOTE_PATH [LOCAL_DIR]`.
@@ -29,31 +30,38 @@ func NewCmdGet(f *Factory, runF func(context.Context, *GetOptions) error) *cli.C
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "copy a file or directory from every host of a target to this machine (SFTP)",
-		ArgsUsage: "TARGET REMOTE_PATH [LOCAL_DIR]",
-		Description: "REMOTE_PATH is a file or a directory (copied whole); ~/ is the login user's home, and a relative\n" +
+		ArgsUsage: "TARGET REMOTE_PATH [LOCAL_DIR]  |  deploy get -H HOSTS REMOTE_PATH [LOCAL_DIR]",
+		Description: "TARGET is as for exec: a group, a host, user@host:port, or a comma list; -H takes hosts only.\n" +
+			"REMOTE_PATH is a file or a directory (copied whole); ~/ is the login user's home, and a relative\n" +
 			"path is under it. It lands in LOCAL_DIR (default .), or with several hosts in LOCAL_DIR/HOST/.\n" +
 			"An existing file is never replaced without --force, and then nothing is written.\n" +
 			"Links under REMOTE_PATH are not followed; modes are kept, without setuid and setgid.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Usage: "replace files that exist in LOCAL_DIR"},
 			&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Value: 100, Usage: "at most `N` hosts at once"},
+			hostsFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
-			if len(args) < 2 || len(args) > 3 {
-				return usagef("get: name a target and a path: deploy get TARGET REMOTE_PATH [LOCAL_DIR]")
+			hosts := c.String("hosts")
+			var target string
+			if hosts == "" && len(args) > 0 {
+				target, args = args[0], args[1:]
+			}
+			if len(args) < 1 || len(args) > 2 || hosts == "" && target == "" {
+				return usagef("get: name a target and a path: deploy get TARGET REMOTE_PATH [LOCAL_DIR] (or deploy get -H user@host REMOTE_PATH)")
 			}
 			opts := &GetOptions{
 				Session:  f.Session(c),
-				Target:   args[0],
-				Path:     args[1],
+				Target:   target,
+				Hosts:    hosts,
+				Path:     args[0],
 				Dir:      ".",
 				Force:    c.Bool("force"),
 				Parallel: c.Int("parallel"),
-				Verbose:  c.Bool("verbose"),
 			}
-			if len(args) == 3 {
-				opts.Dir = args[2]
+			if len(args) == 2 {
+				opts.Dir = args[1]
 			}
 			return runF(c.Context, opts)
 		},
@@ -75,11 +83,11 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 	case opts.DryRun:
 		return usagef("get: there is no dry run of get; deploy exec TARGET -- ls -lR PATH shows what is there")
 	}
-	df, err := opts.Deployfile()
+	df, none, err := opts.deployfileOrNone()
 	if err != nil {
 		return err
 	}
-	t, err := opts.ConnectForOne(df, opts.Target)
+	t, err := opts.connectAdHoc(df, none, opts.Target, opts.Hosts)
 	if err != nil {
 		return err
 	}
@@ -92,11 +100,11 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 		for i, h := range t.Hosts {
 			names[i] = h.Name
 		}
-		pr = ui.NewGetTextPrinter(opts.IO.Out, opts.IO.ErrOut, opts.Style(), names, opts.Verbose)
+		pr = ui.NewGetTextPrinter(opts.IO.Out, opts.IO.ErrOut, opts.Style(), names, opts.Verbose) // -v: each file too
 	}
 	res := deploy.Get(ctx, t.Conns, t.Hosts, deploy.GetOptions{Path: opts.Path, Dir: opts.Dir, Force: opts.Force,
 		Parallel: opts.Parallel}, pr)
-	if !opts.JSON && ctx.Err() == nil {
+	if !opts.JSON {
 		ui.WriteGetSummary(opts.IO.ErrOut, opts.ErrStyle(), res)
 	}
 	if len(res.Failed()) > 0 {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/deploy-tool/deploy/deploy"
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/deploy/ui"
 )
 
@@ -39,8 +42,26 @@ func hostsRun(_ context.Context, opts *HostsOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := ui.WriteHosts(opts.IO.Out, opts.Style(), df, opts.Group, opts.JSON); err != nil {
+	conns, err := deploy.NewConnector(df, opts.sshSettings())
+	if err != nil {
+		return err // it names the ssh_config file
+	}
+	defer conns.Close()
+	if err := ui.WriteHosts(opts.IO.Out, opts.Style(), df, opts.Group, opts.JSON, endpoints(df, conns)); err != nil {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+// endpoints tells where each host of df is reached, from the Deployfile
+// and ssh_config, connecting to nothing.
+func endpoints(df *config.Deployfile, conns *deploy.Connector) ui.Where {
+	return func(name string) (deploy.Endpoint, error) {
+		for _, h := range df.Hosts() {
+			if h.Name == name {
+				return conns.Endpoint(h)
+			}
+		}
+		return deploy.Endpoint{}, fmt.Errorf("no host %q", name)
+	}
 }

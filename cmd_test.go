@@ -38,7 +38,7 @@ func TestCommandsFillOptions(t *testing.T) {
 
 	var run *RunOptions
 	parse(t, NewCmdRun(f, func(_ context.Context, o *RunOptions) error { run = o; return nil }),
-		"deploy run release prod --lock-wait 30s -m fix -f x.toml --var a=b,c --branch hotfix")
+		"deploy run prod release --lock-wait 30s -m fix -f x.toml --var a=b,c --branch hotfix")
 	if run.Task != "release" || run.Target != "prod" || run.LockWait != 30*time.Second || run.Message != "fix" ||
 		run.File != "x.toml" || !run.FileSet || !slices.Equal(run.Vars, []string{"a=b,c"}) || run.Branch != "hotfix" {
 		t.Errorf("run options: %+v %+v", run, run.GlobalOptions)

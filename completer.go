@@ -68,6 +68,7 @@ type completionState struct {
 	args     []string     // positional arguments after the command
 	flagWant cli.Flag     // the last word is this flag, which wants a value
 	dashdash bool         // "--" was typed: what follows is not deploy's
+	hosts    bool         // -H was given: no TARGET argument
 }
 
 // complete returns the candidates for the last of words, or files=true
@@ -125,6 +126,9 @@ func parseCompletionWords(app *cli.App, words []string) completionState {
 			if f == nil {
 				f = lookupFlag(app.Flags, name)
 			}
+			if f != nil && slices.Contains(f.Names(), "hosts") {
+				st.hosts = true
+			}
 			if f == nil || !takesValue(f) || hasValue {
 				if f != nil && slices.Contains(f.Names(), "file") && hasValue {
 					st.file = value
@@ -156,8 +160,15 @@ func parseCompletionWords(app *cli.App, words []string) completionState {
 // command yet, a command or a target: `deploy TARGET`).
 func completePositional(app *cli.App, st completionState, cur string, loadDF func() *config.Deployfile) ([]candidate, bool) {
 	if st.cmd == nil {
-		if len(st.args) > 0 {
-			return nil, false // deploy TARGET takes nothing more
+		switch len(st.args) {
+		case 0:
+		case 1: // deploy TARGET TASK
+			if df := loadDF(); df != nil {
+				return filterPrefix(taskCandidates(df), cur), false
+			}
+			return nil, false
+		default:
+			return nil, false
 		}
 		cands := commandCandidates(app.Commands)
 		if df := loadDF(); df != nil {
@@ -168,6 +179,9 @@ func completePositional(app *cli.App, st completionState, cur string, loadDF fun
 	kinds := commandArgs(st.cmd.Name)
 	if len(st.cmd.Subcommands) > 0 && len(st.args) == 0 {
 		return filterPrefix(commandCandidates(st.cmd.Subcommands), cur), false
+	}
+	if st.hosts && len(kinds) > 0 && kinds[0] == argTarget {
+		kinds = kinds[1:] // -H HOSTS stands for the TARGET
 	}
 	n := len(st.args)
 	if n >= len(kinds) {
@@ -211,6 +225,12 @@ func completeFlagValue(st completionState, f cli.Flag, cur string, loadDF func()
 	switch f.Names()[0] {
 	case "file", "ssh-config":
 		return nil, true
+	case "hosts":
+		df := loadDF()
+		if df == nil {
+			return nil, false
+		}
+		return filterPrefix(inList(hostCandidates(df), cur), cur), false
 	case "var":
 		df := loadDF()
 		if df == nil {
@@ -258,7 +278,12 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // targetCandidates are the groups and the hosts. A comma list is
 // completed at its last element: web,st → web,static.
 func targetCandidates(df *config.Deployfile, cur string) []candidate {
-	cands := append(groupCandidates(df), hostCandidates(df)...)
+	return inList(append(groupCandidates(df), hostCandidates(df)...), cur)
+}
+
+// inList puts the candidates after the comma list cur starts (up to its
+// last comma), if any.
+func inList(cands []candidate, cur string) []candidate {
 	if i := strings.LastIndexByte(cur, ','); i >= 0 {
 		for j := range cands {
 			cands[j].Value = cur[:i+1] + cands[j].Value

@@ -73,6 +73,9 @@ var completionCases = []struct {
 	want []string
 }{
 	{"deploy ro", []string{"rollback"}},
+	{"deploy prod ", []string{"deploy", "migrate"}}, // deploy TARGET TASK
+	{"deploy exec -H web", []string{"web2.example.com:2222"}},
+	{"deploy get -H static1 /srv/x --f", []string{"--force", "--file"}},
 	{"deploy run ", []string{"web", "prod", "static", "127.0.0.1:1", "web2.example.com:2222", "static1"}},
 	{"deploy run pr", []string{"prod"}},
 	{"deploy run prod ", []string{"deploy", "migrate"}},

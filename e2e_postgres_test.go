@@ -42,7 +42,7 @@ func TestSuperbookSharedPostgres(t *testing.T) {
 	hosts := []string{"web1", "web2"}
 
 	// (The app's tests run in TestSuperbookDeploy; here the release task.)
-	out, _ := sb.deploy(t, 0, "run", "release", "prod")
+	out, _ := sb.deploy(t, 0, "run", "prod", "release")
 	sha := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
 	if n := strings.Count(out, "Applying books.0001_initial"); n != 1 {
 		t.Errorf("books.0001_initial applied %d times, want once:\n%s", n, out)
@@ -64,7 +64,7 @@ func TestSuperbookSharedPostgres(t *testing.T) {
 	}
 
 	// Nothing new: no migration runs, and migrate says why.
-	out, errOut := sb.deploy(t, 0, "run", "release", "prod")
+	out, errOut := sb.deploy(t, 0, "run", "prod", "release")
 	if strings.Contains(out, "Applying") || !strings.Contains(out, "| – skipped: the migrations of ") || !strings.Contains(errOut, "Nothing to do") {
 		t.Errorf("a deploy with nothing new:\n%s\n%s", out, errOut)
 	}
@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL("SELECT 1 / 0"),
     ]
 `})
-	out, errOut = sb.deploy(t, 1, "run", "release", "prod")
+	out, errOut = sb.deploy(t, 1, "run", "prod", "release")
 	if !strings.Contains(out+errOut, "division by zero") || !strings.Contains(errOut, "(migrate) failed on web1") {
 		t.Errorf("the failure is not explained:\n%s\n%s", out, errOut)
 	}

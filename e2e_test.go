@@ -315,7 +315,7 @@ class Migration(migrations.Migration):
     operations = [migrations.RunPython(explode)]
 `})
 	// (The app's own tests would stop this commit: deploy without them.)
-	out, errOut := sb.deploy(t, 1, "run", "release", "prod")
+	out, errOut := sb.deploy(t, 1, "run", "prod", "release")
 	if !strings.Contains(out+errOut, "this migration is broken") || !strings.Contains(errOut, "(migrate) failed on web1") {
 		t.Errorf("the failure is not explained:\n%s\n%s", out, errOut)
 	}
@@ -348,7 +348,7 @@ func TestSuperbookFailingHealthCheck(t *testing.T) {
 	broken := strings.Replace(string(views), `    with connection.cursor() as cursor:`, `    raise RuntimeError("unhealthy on purpose")
     with connection.cursor() as cursor:`, 1)
 	sb.commit(t, "break health", map[string]string{"books/views.py": broken})
-	_, errOut := sb.deploy(t, 1, "run", "release", "prod")
+	_, errOut := sb.deploy(t, 1, "run", "prod", "release")
 	if !strings.Contains(errOut, "switched back to its previous release") {
 		t.Errorf("no rollback said:\n%s", errOut)
 	}
@@ -374,7 +374,7 @@ func TestSuperbookRollbackAndPrune(t *testing.T) {
 			sb.commit(t, fmt.Sprintf("v%d", i), map[string]string{"VERSION": strconv.Itoa(i)})
 			time.Sleep(1100 * time.Millisecond) // release names carry the second
 		}
-		sb.deploy(t, 0, "run", "release", "prod")
+		sb.deploy(t, 0, "run", "prod", "release")
 		shas = append(shas, mustSh(t, sb.work, "git", "rev-parse", "HEAD"))
 		sb.waitServes(t, "web1", shas[i-1])
 	}
@@ -480,7 +480,7 @@ func TestSuperbookStaticHostDies(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	_, errOut := sb.deploy(t, 1, "run", "release", "prod")
+	_, errOut := sb.deploy(t, 1, "run", "prod", "release")
 	<-killed
 	if !strings.Contains(errOut, "on static1") {
 		t.Errorf("the failure does not name the static host:\n%s", errOut)
@@ -505,19 +505,19 @@ func TestSuperbookBuild(t *testing.T) {
 		data, _ := os.ReadFile(filepath.Join(sb.root, "builds.log"))
 		return strings.Count(string(data), "built")
 	}
-	sb.deploy(t, 0, "run", "release", "prod")
+	sb.deploy(t, 0, "run", "prod", "release")
 	if count() != 1 {
 		t.Fatalf("first deploy built %d times", count())
 	}
 	time.Sleep(1100 * time.Millisecond)
 	sb.commit(t, "unrelated", map[string]string{"NOTES": "x"})
-	out, _ := sb.deploy(t, 0, "run", "release", "prod")
+	out, _ := sb.deploy(t, 0, "run", "prod", "release")
 	if count() != 1 || !strings.Contains(out, "deps: inputs unchanged") {
 		t.Errorf("a deploy with the same inputs built again (%d)\n%s", count(), out)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	sb.commit(t, "new dependency", map[string]string{"requirements.txt": "django==3.2\n"})
-	sb.deploy(t, 0, "run", "release", "prod")
+	sb.deploy(t, 0, "run", "prod", "release")
 	if count() != 2 {
 		t.Errorf("a change of the inputs did not build (%d)", count())
 	}
@@ -535,14 +535,14 @@ func TestSuperbookInPlace(t *testing.T) {
 	df := filepath.Join(sb.work, "Deployfile")
 	data, _ := os.ReadFile(df)
 	sb.commit(t, "in place", map[string]string{"Deployfile": strings.Replace(string(data), "keep_releases = 3", `strategy = "inplace"`, 1)})
-	sb.deploy(t, 0, "run", "release", "prod")
+	sb.deploy(t, 0, "run", "prod", "release")
 	first := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
 	sb.waitServes(t, "web1", first)
 	if got := mustSh(t, "/", "git", "-C", filepath.Join(sb.root, "web1"), "rev-parse", "HEAD"); got != first {
 		t.Errorf("work tree at %s", got)
 	}
 	second := sb.commit(t, "v2", map[string]string{"NOTES": "2"})
-	sb.deploy(t, 0, "run", "release", "prod")
+	sb.deploy(t, 0, "run", "prod", "release")
 	sb.waitServes(t, "web1", second)
 	if _, err := os.Stat(filepath.Join(sb.root, "web1", "releases")); err == nil {
 		t.Error("inplace made release directories")

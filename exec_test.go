@@ -184,6 +184,10 @@ func TestExecInterrupted(t *testing.T) {
 	if code != 130 {
 		t.Errorf("exit %d, want 130\n%s%s", code, out.String(), errOut.String())
 	}
+	// Counted as interrupted, not failed.
+	if !strings.Contains(errOut.String(), "■ 2 interrupted") || strings.Contains(errOut.String(), "failed") {
+		t.Errorf("want both hosts interrupted, none failed:\n%s", errOut.String())
+	}
 	for _, pid := range <-pids {
 		sshtest.WaitGone(t, pid)
 	}

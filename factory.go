@@ -40,6 +40,7 @@ type GlobalOptions struct {
 	Branch            string
 	SSHConfig         string
 	AcceptNewHostKeys bool
+	Verbose           bool // -v: trace connections and commands on stderr
 }
 
 // Session is one command's view of the world: the IO streams and the
@@ -51,11 +52,13 @@ type Session struct {
 	GlobalOptions
 	// Reserved are the names of the CLI's commands: no group may take one.
 	Reserved []string
+	// trace is what -v prints; nil without -v.
+	trace *tracer
 }
 
 // Session reads the global flags of the command line c.
 func (f *Factory) Session(c *cli.Context) *Session {
-	return &Session{
+	s := &Session{
 		IO: f.IO,
 		GlobalOptions: GlobalOptions{
 			File:              c.String("file"),
@@ -72,22 +75,50 @@ func (f *Factory) Session(c *cli.Context) *Session {
 			Branch:            c.String("branch"),
 			SSHConfig:         c.String("ssh-config"),
 			AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
+			Verbose:           c.Bool("verbose"),
 		},
 		Reserved: commandNames(c.App),
 	}
+	if s.Verbose {
+		// The trace and the run's output share stderr: one write at a time.
+		s.IO = f.IO.withErrOut(&syncWriter{w: f.IO.ErrOut})
+		s.trace = newTracer(s.IO.ErrOut)
+	}
+	return s
 }
 
 // Deployfile reads the file named by -f with the --var overrides.
 func (s *Session) Deployfile() (*config.Deployfile, error) {
+	if err := s.checkVars(); err != nil {
+		return nil, err
+	}
+	df, err := config.Load(s.File, s.loadOptions())
+	if err == nil && s.trace != nil {
+		s.trace.files(s, df, false)
+	}
+	return df, err
+}
+
+// checkVars refuses a --var that is not NAME=VALUE.
+func (s *Session) checkVars() error {
+	for _, kv := range s.Vars {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return usagef("--var %q: write --var NAME=VALUE", kv)
+		}
+	}
+	return nil
+}
+
+// loadOptions are the --var overrides (checked by Deployfile) and the
+// names no group may take.
+func (s *Session) loadOptions() config.LoadOptions {
 	vars := map[string]string{}
 	for _, kv := range s.Vars {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return nil, usagef("--var %q: write --var NAME=VALUE", kv)
+		if name, value, ok := strings.Cut(kv, "="); ok && name != "" {
+			vars[name] = value
 		}
-		vars[name] = value
 	}
-	return config.Load(s.File, config.LoadOptions{Vars: vars, Reserved: s.Reserved})
+	return config.LoadOptions{Vars: vars, Reserved: s.Reserved}
 }
 
 // Style is how stdout is coloured.
@@ -129,7 +160,16 @@ func (s *Session) connect(df *config.Deployfile, target string, set deploy.SSHSe
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	return s.connectTo(df, target, hosts, set)
+}
+
+// connectTo makes the connector to hosts, the hosts of target.
+func (s *Session) connectTo(df *config.Deployfile, target string, hosts []*config.Host, set deploy.SSHSettings) (*Target, error) {
 	collectSooner(len(hosts))
+	if s.trace != nil {
+		s.trace.name(df, hosts)
+		set.Trace = s.trace.trace
+	}
 	conns, err := deploy.NewConnector(df, set)
 	if err != nil {
 		return nil, err // it names the ssh_config or known_hosts file
@@ -185,9 +225,12 @@ func (s *Session) Printer(hosts []*config.Host) deploy.Printer {
 		names[i] = h.Name
 	}
 	text := ui.NewTextPrinter(s.IO.Out, s.IO.ErrOut, s.Style(), names)
-	// On a terminal, a status line per host under the output.
-	if s.IO.CanRedraw() {
-		return ui.NewLivePrinter(text, s.IO.ErrOut, s.Style())
+	// On a terminal, a status line per host under the output; not under
+	// -v, whose lines it would redraw over.
+	if s.IO.CanRedraw() && s.trace == nil {
+		live := ui.NewLivePrinter(text, s.IO.ErrOut, s.Style())
+		s.IO.SetStatus(live)
+		return live
 	}
 	return text
 }
@@ -197,14 +240,23 @@ func (s *Session) Printer(hosts []*config.Host) deploy.Printer {
 // each of its settings is made once.
 func (s *Session) Runner(t *Target, pr deploy.Printer) *deploy.Runner {
 	return &deploy.Runner{
-		DF:       t.DF,
-		Conns:    t.Conns,
-		Printer:  pr,
-		Target:   t.Name,
-		LockWait: s.LockWait,
-		DryRun:   s.DryRun,
-		Builtins: tasks.Builtins(),
+		DF:        t.DF,
+		Conns:     t.Conns,
+		Printer:   pr,
+		Target:    t.Name,
+		LockWait:  s.LockWait,
+		DryRun:    s.DryRun,
+		Builtins:  tasks.Builtins(),
+		OnSecrets: s.onSecrets(),
 	}
+}
+
+// onSecrets is what the engine tells the run's secrets to: -v's tracer.
+func (s *Session) onSecrets() func([]string) {
+	if s.trace == nil {
+		return nil
+	}
+	return s.trace.addSecrets
 }
 
 // TaskRunner is Runner with this machine's side, for a task run (run,

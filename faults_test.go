@@ -187,10 +187,10 @@ type proc struct {
 	done           chan struct{}
 }
 
-// start runs `deploy [extra] run release prod` (the deploy task without
+// start runs `deploy [extra] run prod release` (the deploy task without
 // the app's tests).
 func (fb *faultbook) start(extra ...string) *proc {
-	args := append(append(slices.Clone(fb.flags), extra...), "run", "release", "prod")
+	args := append(append(slices.Clone(fb.flags), extra...), "run", "prod", "release")
 	p := &proc{cmd: exec.Command(fb.bin, args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	p.start = time.Now()

@@ -383,6 +383,14 @@ func TestGetInterrupted(t *testing.T) {
 	if code != 130 {
 		t.Fatalf("exit %d, want 130\n%s%s", code, out.String(), errOut.String())
 	}
+	for _, want := range []string{"web1 | ■ interrupted after", "✓ 0 ok  ■ 1 interrupted"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if strings.Contains(errOut.String(), "failed") {
+		t.Errorf("an interrupted host counted as failed:\n%s", errOut.String())
+	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("took %s", d)
 	}
@@ -420,6 +428,26 @@ func TestGetUnreadableDirectory(t *testing.T) {
 		"web1 | ✗ 2 entries could not be read; the rest was copied", "✓ 0 ok  ✗ 1 failed"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// No Deployfile: -H names hosts (an ssh_config alias, user@host:port),
+// each into the directory of its address, as for a target.
+func TestGetAdHocHosts(t *testing.T) {
+	t.Parallel()
+	env, servers := adHocEnv(t)
+	src := remoteTree(t, env, map[string]string{"f.txt": "hello"})
+	local := t.TempDir()
+	spec := env.User + "@127.0.0.1:" + strconv.Itoa(servers[1].Port)
+	code, out, errOut := deployIn(t, t.TempDir(), "--no-color", "--ssh-config", env.SSHConfig, "get", "-H", "web1,"+spec,
+		filepath.Join(src, "f.txt"), local)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, d := range []string{"web1", "127.0.0.1"} { // their addresses differ
+		if got := readFile(t, filepath.Join(local, d, "f.txt")); got != "hello" {
+			t.Errorf("%s: %q", d, got)
 		}
 	}
 }

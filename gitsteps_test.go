@@ -180,7 +180,7 @@ func TestPushOverSSH(t *testing.T) {
 
 	path, url := sshCentral(t, env, known)
 	mustSh(t, dir, "git", "remote", "set-url", "origin", url)
-	code, stdout, errOut := runCLI(t, append(flags, "run", "ship", "here")...)
+	code, stdout, errOut := runCLI(t, append(flags, "run", "here", "ship")...)
 	if code != 0 {
 		t.Fatalf("push over ssh: exit %d\n%s\n%s", code, stdout, errOut)
 	}
@@ -191,14 +191,14 @@ func TestPushOverSSH(t *testing.T) {
 	// A host whose key is not known: refused, then recorded on request.
 	path2, url2 := sshCentral(t, env, unknown)
 	mustSh(t, dir, "git", "remote", "set-url", "origin", url2)
-	code, _, errOut = runCLI(t, append(flags, "run", "ship", "here")...)
+	code, _, errOut = runCLI(t, append(flags, "run", "here", "ship")...)
 	if code != 1 || !strings.Contains(errOut, "unknown host key") {
 		t.Errorf("unknown host key: exit %d\n%s", code, errOut)
 	}
 	if _, ok := sh(t, "/", nil, "git", "--git-dir", path2, "rev-parse", "--verify", "-q", "main"); ok {
 		t.Error("pushed to a host with an unknown key")
 	}
-	code, _, errOut = runCLI(t, append(flags, "--accept-new-host-keys", "run", "ship", "here")...)
+	code, _, errOut = runCLI(t, append(flags, "--accept-new-host-keys", "run", "here", "ship")...)
 	if code != 0 {
 		t.Errorf("with --accept-new-host-keys: exit %d\n%s", code, errOut)
 	}
@@ -220,16 +220,16 @@ func TestUntrackedFiles(t *testing.T) {
 		{"untracked, commit step", map[string]string{"new.py": "x\n", "lib/util.py": "y\n"}, []string{"here", "-m", "x"}, 2,
 			[]string{"untracked files (not ignored) that the tests would see and the commit deployed would not hold",
 				"      lib/util.py\n      new.py\n", "git add them", ".gitignore", "--add-untracked"}},
-		{"untracked, no commit step", map[string]string{"new.py": "x\n"}, []string{"run", "ship", "here"}, 2,
+		{"untracked, no commit step", map[string]string{"new.py": "x\n"}, []string{"run", "here", "ship"}, 2,
 			[]string{"      new.py\n", "commit them (git add, git commit)", "--add-untracked needs a commit step"}},
-		{"tracked change, no commit step", map[string]string{"app.py": "print('v2')\n"}, []string{"run", "ship", "here"}, 2,
+		{"tracked change, no commit step", map[string]string{"app.py": "print('v2')\n"}, []string{"run", "here", "ship"}, 2,
 			[]string{"changes that the tests would see", "      app.py\n", "no commit step before the push"}},
-		{"-m, no commit step", nil, []string{"run", "ship", "here", "-m", "x"}, 2,
+		{"-m, no commit step", nil, []string{"run", "here", "ship", "-m", "x"}, 2,
 			[]string{"-m gives a commit message, and the task has no commit step"}},
-		{"--add-untracked, no commit step", map[string]string{"new.py": "x\n"}, []string{"run", "ship", "here", "--add-untracked"}, 2,
+		{"--add-untracked, no commit step", map[string]string{"new.py": "x\n"}, []string{"run", "here", "ship", "--add-untracked"}, 2,
 			[]string{"--add-untracked asks the commit step", "      new.py\n"}},
 		{"--add-untracked", map[string]string{"new.py": "x\n", "app.py": "print('v2')\n"}, []string{"here", "--add-untracked", "-m", "Add new.py\n\nand more"}, 0, nil},
-		{"with.add_untracked", map[string]string{"new.py": "x\n"}, []string{"run", "take", "here", "-m", "Add new.py"}, 0, nil},
+		{"with.add_untracked", map[string]string{"new.py": "x\n"}, []string{"run", "here", "take", "-m", "Add new.py"}, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,8 +70,8 @@ func workersOf(pid int) []int {
 // command line); a change deploy HUPs the same master and returns only
 // once every old worker is gone — the new release answers at once —
 // while a client hammering both hosts sees no failed request; a no-op
-// deploy touches nothing; a release that fails to boot is stopped by the
-// preflight (bootFailureRollsBack).
+// deploy touches nothing; a release that fails to boot is stopped before
+// any host switches (bootFailureRollsBack).
 func TestGunicornMethod(t *testing.T) {
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
@@ -150,11 +150,18 @@ func TestGunicornMethod(t *testing.T) {
 
 // bootFailureRollsBack: a release that fails only in production (its
 // WSGI module raises when the app's secret is set, as on the hosts, not in
-// the tests): the reload's preflight import fails before gunicorn is asked
-// to load it, the step fails at once, every host is rolled back to sha,
-// and no request fails meanwhile.
+// the tests): the pre-switch check imports it in the new release with the
+// app's environment on every host, before any host switches; the deploy
+// fails there, no host's `current` moves, gunicorn is not touched, and no
+// request fails meanwhile.
 func bootFailureRollsBack(t *testing.T, sb *superbook, sha1 string) {
 	t.Helper()
+	currents := map[string]string{}
+	masters := map[string]int{}
+	for _, h := range []string{"web1", "web2"} {
+		currents[h], _ = os.Readlink(filepath.Join(sb.root, h, "current"))
+		masters[h] = sb.masterPID(h)
+	}
 	wsgi, _ := os.ReadFile(filepath.Join(sb.work, "superbook", "wsgi.py"))
 	sb.commit(t, "broken in production", map[string]string{
 		"superbook/wsgi.py": string(wsgi) + "\nif os.environ.get(\"SUPERBOOK_SECRET_KEY\"):\n    raise RuntimeError(\"broken in production\")\n",
@@ -165,13 +172,21 @@ func bootFailureRollsBack(t *testing.T, sb *superbook, sha1 string) {
 		sb.waitServes(t, h, sha1)
 	}
 	failed, _, last := failures()
-	// Caught by the reload itself — not by a health check waiting out its
-	// timeout.
-	if !strings.Contains(errOut, "(reload) failed") || !strings.Contains(errOut, "failed to boot") {
-		t.Errorf("the reload did not fail fast, saying the release failed to boot:\n%s", errOut)
+	// Caught before the switch, on every host — not by a reload or a
+	// health check after it.
+	if !strings.Contains(errOut, "(switch current) failed") || !strings.Contains(errOut, "failed its check before the switch") ||
+		!strings.Contains(errOut, "RuntimeError: broken in production") {
+		t.Errorf("the release was not stopped before the switch, with Python's error:\n%s", errOut)
 	}
-	// The preflight stopped it before the running server saw it: the old
-	// workers served throughout.
+	for _, h := range []string{"web1", "web2"} {
+		if cur, _ := os.Readlink(filepath.Join(sb.root, h, "current")); cur != currents[h] {
+			t.Errorf("%s: current moved to %s (was %s)", h, cur, currents[h])
+		}
+		if m := sb.masterPID(h); m != masters[h] {
+			t.Errorf("%s: gunicorn's master changed (%d → %d)", h, masters[h], m)
+		}
+	}
+	// The old workers served throughout.
 	if failed > 0 {
 		t.Errorf("%d requests failed (last: %s): the broken release reached the running server", failed, last)
 	}

@@ -121,7 +121,7 @@ func TestHostileCorpus(t *testing.T) {
 				continue
 			}
 			ran++
-			args := [][]string{{"--yes", "run", "canary", "web"}}
+			args := [][]string{{"--yes", "run", "web", "canary"}}
 			if canaryFull {
 				args = append([][]string{{"plan", "web", "canary"}}, args...)
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/term"
 )
@@ -29,6 +30,54 @@ type IOStreams struct {
 	// openTerminal opens the terminal to ask on: /dev/tty on unix,
 	// the console on Windows. It fails when there is none.
 	openTerminal func() (terminal, error)
+
+	mu sync.Mutex
+	// status is the live status block a run draws on the terminal, while
+	// it does: a notice goes above it, and it is cleared before an exit.
+	status statusBlock
+}
+
+// withErrOut is the streams with stderr going to w instead; the copy
+// has no status block of its own.
+func (s *IOStreams) withErrOut(w io.Writer) *IOStreams {
+	return &IOStreams{In: s.In, Out: s.Out, ErrOut: w, outTTY: s.outTTY, errTTY: s.errTTY, dumb: s.dumb,
+		noColor: s.noColor, openTerminal: s.openTerminal}
+}
+
+// statusBlock is a live status block on the terminal (ui.LivePrinter).
+type statusBlock interface {
+	Interject(line string)
+	Clear()
+}
+
+// SetStatus makes b the status block on the terminal (nil: none).
+func (s *IOStreams) SetStatus(b statusBlock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = b
+}
+
+// Notice writes a line of the program's own to stderr on a line of its
+// own (after a ^C the terminal echoed), above the status block if there
+// is one.
+func (s *IOStreams) Notice(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status != nil {
+		s.status.Interject(line)
+		return
+	}
+	fmt.Fprintln(s.ErrOut, "\n"+line)
+}
+
+// ClearStatus erases the status block, if there is one, before the
+// program exits.
+func (s *IOStreams) ClearStatus() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status != nil {
+		s.status.Clear()
+	}
 }
 
 // terminal is where questions are asked: the user's terminal itself, not

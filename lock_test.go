@@ -68,7 +68,7 @@ steps = [
 		t.Errorf("plan summary:\n%s", errOut)
 	}
 	// --dry-run is the same thing.
-	if code, _, _ := runCLI(t, append(flags, "run", "setup", "web", "--dry-run")...); code != 0 || exists(filepath.Join(root, "touched-web1")) {
+	if code, _, _ := runCLI(t, append(flags, "run", "web", "setup", "--dry-run")...); code != 0 || exists(filepath.Join(root, "touched-web1")) {
 		t.Errorf("--dry-run: exit %d, or it ran", code)
 	}
 }
@@ -86,11 +86,11 @@ steps = [{ run = "touch {{root}}/started-{{host}}; sleep 1.5" }]`)
 	go func() {
 		defer wg.Done()
 		var out, errOut bytes.Buffer
-		firstCode = run(context.Background(), append(append([]string{"deploy"}, flags...), "run", "slow", "web"), &out, &errOut)
+		firstCode = run(context.Background(), append(append([]string{"deploy"}, flags...), "run", "web", "slow"), &out, &errOut)
 		firstErr = errOut.String()
 	}()
 	waitFor(t, "the first run to start", func() bool { return exists(filepath.Join(root, "started-web3")) })
-	code, _, errOut := runCLI(t, append(flags, "run", "slow", "web")...)
+	code, _, errOut := runCLI(t, append(flags, "run", "web", "slow")...)
 	wg.Wait()
 	if code != 3 || !strings.Contains(errOut, "is locked by") || !strings.Contains(errOut, "task slow on web") {
 		t.Errorf("second run: exit %d, want 3\n%s", code, errOut)
@@ -112,10 +112,10 @@ func TestFailureReleasesLockAndIsJournaled(t *testing.T) {
 steps = [{ run = "echo {{token}}" }]
 [tasks.broken]
 steps = [{ run = "exit 1" }]`)
-	if code, _, errOut := runCLI(t, append(flags, "run", "ok", "web")...); code != 0 {
+	if code, _, errOut := runCLI(t, append(flags, "run", "web", "ok")...); code != 0 {
 		t.Fatalf("ok: exit %d\n%s", code, errOut)
 	}
-	if code, _, _ := runCLI(t, append(flags, "run", "broken", "front")...); code != 1 {
+	if code, _, _ := runCLI(t, append(flags, "run", "front", "broken")...); code != 1 {
 		t.Fatalf("broken: exit %d", code)
 	}
 	for _, h := range []string{"web1", "web2", "web3"} {
@@ -176,7 +176,7 @@ steps = [{ run = "sh -c 'echo $$ > {{root}}/pid-{{host}}; exec sleep 300'" }]`)
 		cancel(errInterrupted)
 	}()
 	var out, errOut bytes.Buffer
-	code := run(ctx, append(append([]string{"deploy"}, flags...), "run", "long", "web"), &out, &errOut)
+	code := run(ctx, append(append([]string{"deploy"}, flags...), "run", "web", "long"), &out, &errOut)
 	if code != 130 {
 		t.Errorf("exit %d, want 130\n%s", code, errOut.String())
 	}
@@ -208,7 +208,7 @@ steps = [{ run = "true" }]`)
 	if code, _, errOut := runCLI(t, append(flags, "exec", "web2", "--", "printf '%s\\n' '"+info+"' > "+stale+"/info")...); code != 0 {
 		t.Fatalf("%s", errOut)
 	}
-	code, _, errOut := runCLI(t, append(flags, "run", "x", "web")...)
+	code, _, errOut := runCLI(t, append(flags, "run", "web", "x")...)
 	if code != 3 || !strings.Contains(errOut, "web2 is locked by ann@laptop (pid 1, task deploy on web) since 2026-01-02T03:04:05Z") {
 		t.Errorf("run on a locked host: exit %d\n%s", code, errOut)
 	}
@@ -227,7 +227,7 @@ steps = [{ run = "true" }]`)
 	if code != 0 || exists(stale) || !strings.Contains(out, "web2 is locked: "+info) {
 		t.Errorf("unlock --yes: exit %d, lock kept %v\n%s\n%s", code, exists(stale), out, errOut)
 	}
-	if code, _, _ := runCLI(t, append(flags, "run", "x", "web")...); code != 0 {
+	if code, _, _ := runCLI(t, append(flags, "run", "web", "x")...); code != 0 {
 		t.Errorf("run after unlock: exit %d", code)
 	}
 }

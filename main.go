@@ -37,8 +37,9 @@ const (
 )
 
 func main() {
-	ctx := interruptible(context.Background(), os.Stderr)
-	os.Exit(runStreams(ctx, os.Args, systemIO()))
+	ios := systemIO()
+	ctx := interruptible(context.Background(), ios)
+	os.Exit(runStreams(ctx, os.Args, ios))
 }
 
 // errInterrupted is the cause of a context cancelled by Ctrl-C;
@@ -50,20 +51,22 @@ var (
 
 // interruptible cancels the context at the first Ctrl-C (or SIGTERM), so
 // remote commands are signalled and locks released, and exits at once at
-// the second.
-func interruptible(parent context.Context, stderr io.Writer) context.Context {
+// the second. Its notices go above the live status block, which is
+// cleared before that exit.
+func interruptible(parent context.Context, ios *IOStreams) context.Context {
 	ctx, cancel := context.WithCancelCause(parent)
 	signals := make(chan os.Signal, 2)
 	notifyInterrupts(signals)
 	go func() {
 		if sig := <-signals; brokenPipe(sig) {
-			fmt.Fprintln(stderr, "\ndeploy: the output was closed; stopping remote commands")
+			ios.Notice("deploy: the output was closed; stopping remote commands")
 			cancel(errBrokenPipe)
 		} else {
-			fmt.Fprintln(stderr, "\ndeploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
+			ios.Notice("deploy: interrupted; stopping remote commands (Ctrl-C again to quit at once)")
 			cancel(errInterrupted)
 		}
 		<-signals
+		ios.ClearStatus()
 		os.Exit(exitInterrupt)
 	}()
 	return ctx
@@ -137,8 +140,10 @@ func newApp(f *Factory) *cli.App {
 	return withOwnHelp(&cli.App{
 		Name:  "deploy",
 		Usage: "ship a web application to your servers over SSH",
-		UsageText: "deploy [global options] TARGET            run the default task on a group or host\n" +
-			"deploy [global options] COMMAND [arguments]",
+		UsageText: "deploy [global options] TARGET [TASK]     run a task (default: the default task) on a target\n" +
+			"deploy [global options] COMMAND [arguments]\n\n" +
+			"Arguments go TARGET first, then TASK, in every command (deploy run web migrate, deploy plan prod).\n" +
+			"A TARGET is a group, a host, user@host:port, or a comma list of them.",
 		Description: "Reads a Deployfile (TOML) of tasks and host groups. See README.md and deployfile.example.toml.",
 		Reader:      f.IO.In,
 		Writer:      f.IO.Out,

@@ -36,7 +36,7 @@ func TestCheck(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{"example", []string{"-f", example, "check"}, 0, "ok deployfile.example.toml: 4 groups, 4 hosts, 6 tasks", ""},
+		{"example", []string{"-f", example, "check"}, 0, "ok deployfile.example.toml: 4 groups, 4 hosts, 7 tasks", ""},
 		{"flag after command", []string{"check", "-f", example}, 0, "ok deployfile.example.toml", ""},
 		{"json", []string{"check", "-f", example, "--json"}, 0, `"ok":true`, ""},
 		{"missing file", []string{"-f", "testdata/nope.toml", "check"}, 2, "", "testdata/nope.toml: error: no such file — run `deploy init`"},
@@ -104,7 +104,7 @@ func TestTasks(t *testing.T) {
 
 	code, out, _ = runCLI(t, "tasks", "--json", "-f", example)
 	tasks := jsonLinesOf[config.TaskSummary](t, out)
-	if code != 0 || len(tasks) != 6 || tasks[1].Steps[6].Arg != "migrate" {
+	if code != 0 || len(tasks) != 7 || tasks[1].Steps[6].Arg != "migrate" || tasks[5].Hooks[config.HookOnFailure][0] != "notify" {
 		t.Errorf("tasks --json: exit %d, %s", code, out)
 	}
 }
@@ -132,9 +132,8 @@ func TestHosts(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := []string{
 		"GROUP  NAME  USER    HOST              PORT",
-		"web    web1  deploy  web1.example.com  -",
+		"web    web1  deploy  web1.example.com  22",
 		"web    web2  deploy  web2.example.com  2222",
-		"-: from ~/.ssh/config, else your login name and port 22",
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("hosts web:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
@@ -204,7 +203,7 @@ func TestUsageErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"--no-color", "chekc"}, `"chekc" is not a deploy command. Did you mean "check"?`},
+		{[]string{"--no-color", "chekc"}, `"chekc" is not a deploy command (and there is no Deployfile, so no targets). Did you mean the command "check"?`},
 		{[]string{"--no-color", "--frobnicate", "check"}, "flag provided but not defined: -frobnicate"},
 		{[]string{"--no-color", "help", "nosuch"}, `help: no command "nosuch"`},
 		{[]string{"--no-color", "completion", "tcsh"}, "name a shell: bash, zsh or fish"},

@@ -64,7 +64,7 @@ steps = [
   { run = "cd {{mine}}\necho one > a", name = "write a" },
   { run = "cat a > b", dir = "{{mine}}", on = "front" },
 ]`)
-	code, out, errOut := runCLI(t, append(flags, "run", "setup", "web")...)
+	code, out, errOut := runCLI(t, append(flags, "run", "web", "setup")...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -93,7 +93,7 @@ steps = [
   { run = "if [ {{host}} = web2 ]; then echo broken >&2; exit 3; fi; touch {{mine}}/step2", name = "check", on_failure = "wait" },
   { run = "touch {{mine}}/step3" },
 ]`)
-	code, _, errOut := runCLI(t, append(flags, "run", "deploy", "web")...)
+	code, _, errOut := runCLI(t, append(flags, "run", "web", "deploy")...)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, errOut)
 	}
@@ -121,7 +121,7 @@ steps = [
   { run = "echo x >> {{root}}/never-{{host}}", only_if = "false" },
 ]`)
 	for run := 1; run <= 2; run++ {
-		code, _, errOut := runCLI(t, append(flags, "run", "bootstrap", "web")...)
+		code, _, errOut := runCLI(t, append(flags, "run", "web", "bootstrap")...)
 		if code != 0 {
 			t.Fatalf("run %d: exit %d\n%s", run, code, errOut)
 		}
@@ -147,7 +147,7 @@ func TestRunSerial(t *testing.T) {
 	root, flags := taskFleet(t, `
 [tasks.rolling]
 steps = [{ run = "echo start $(date +%s%N) >> {{root}}/times; sleep 0.2; echo end $(date +%s%N) >> {{root}}/times", serial = 1 }]`)
-	if code, _, errOut := runCLI(t, append(flags, "run", "rolling", "web")...); code != 0 {
+	if code, _, errOut := runCLI(t, append(flags, "run", "web", "rolling")...); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 	data, _ := os.ReadFile(filepath.Join(root, "times"))
@@ -175,7 +175,7 @@ func TestRunOnce(t *testing.T) {
 	root, flags := taskFleet(t, `
 [tasks.migrate]
 steps = [{ run = "echo {{host}} >> {{root}}/migrated", once = true }]`)
-	if code, _, errOut := runCLI(t, append(flags, "run", "migrate", "web")...); code != 0 {
+	if code, _, errOut := runCLI(t, append(flags, "run", "web", "migrate")...); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 	if got := readLines(t, filepath.Join(root, "migrated")); len(got) != 1 || got[0] != "web1" {
@@ -193,7 +193,7 @@ steps = [
   { run = "echo {{token}} >&2; exit 4" },
 ]`)
 	for _, extra := range [][]string{nil, {"--json"}} {
-		code, out, errOut := runCLI(t, append(append(flags, extra...), "run", "leak", "web")...)
+		code, out, errOut := runCLI(t, append(append(flags, extra...), "run", "web", "leak")...)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
 		}
@@ -223,7 +223,7 @@ steps = [
   { run = "touch {{root}}/ran" },
   { run = "true", on = "db" },
 ]`)
-	code, _, errOut := runCLI(t, append(flags, "run", "bad", "web")...)
+	code, _, errOut := runCLI(t, append(flags, "run", "web", "bad")...)
 	if code != 2 || !strings.Contains(errOut, "runs on group db, and none of the target's hosts (web1, web2, web3) is in it") {
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
@@ -290,7 +290,7 @@ steps = [
   { upload = %q, to = "{{mine}}/site" },
   { upload = %q, to = "{{mine}}/app.css", mode = "0600", on = "front" },
 ]`, localOut, src, filepath.Join(src, "css", "app.css")))
-	code, _, errOut := runCLI(t, append(flags, "run", "ship", "web")...)
+	code, _, errOut := runCLI(t, append(flags, "run", "web", "ship")...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
@@ -318,7 +318,7 @@ func TestRunFailureCancelsOthers(t *testing.T) {
 	root, flags := taskFleet(t, `
 [tasks.t]
 steps = [{ run = "if [ {{host}} = web1 ]; then exit 1; fi; sleep 20; touch {{root}}/finished-{{host}}" }]`)
-	code, _, errOut := runCLI(t, append(flags, "run", "t", "web")...)
+	code, _, errOut := runCLI(t, append(flags, "run", "web", "t")...)
 	if code != 1 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}

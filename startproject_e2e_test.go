@@ -50,7 +50,11 @@ func pollsApp(t *testing.T, work string) {
 	}
 	settings := filepath.Join(work, "mysite", "settings.py")
 	src, _ := os.ReadFile(settings)
-	if err := os.WriteFile(settings, []byte(strings.Replace(string(src), "'django.contrib.staticfiles',\n", "'django.contrib.staticfiles',\n    'polls',\n", 1)), 0o644); err != nil {
+	text := strings.Replace(string(src), "'django.contrib.staticfiles',\n", "'django.contrib.staticfiles',\n    'polls',\n", 1)
+	// The site's name, as production has one: requests for another Host
+	// get 400 — the health check's too, unless it sends this one.
+	text = strings.Replace(text, "ALLOWED_HOSTS = []", "ALLOWED_HOSTS = ['mysite.example.com']", 1)
+	if err := os.WriteFile(settings, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustSh(t, work, py, "manage.py", "makemigrations", "polls", "-v", "0")
@@ -127,7 +131,9 @@ func TestStartprojectDeploys(t *testing.T) {
 		return out + errOut
 	}
 	get := func(h, path string) (int, string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", ports[h], path))
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", ports[h], path), nil)
+		req.Host = siteName
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return 0, err.Error()
 		}
@@ -160,7 +166,7 @@ func TestStartprojectDeploys(t *testing.T) {
 	}
 
 	// A change, while a client asks both hosts without pause.
-	failures := hammer(t, hosts, ports, "/polls/")
+	failures := hammerHost(t, hosts, ports, siteName, "/polls/")
 	tmpl := filepath.Join(work, "polls", "templates", "polls", "index.html")
 	os.WriteFile(tmpl, []byte("{% load static %}<p>{{ count }} questions asked</p>\n"), 0o644)
 	mustSh(t, work, "git", "commit", "-q", "-am", "reworded")
@@ -177,7 +183,7 @@ func TestStartprojectDeploys(t *testing.T) {
 	}
 
 	// Broken in production only: the URLs read a file git ignores.
-	failures = hammer(t, hosts, ports, "/polls/")
+	failures = hammerHost(t, hosts, ports, siteName, "/polls/")
 	urls := filepath.Join(work, "polls", "urls.py")
 	src, _ := os.ReadFile(urls)
 	os.WriteFile(urls, append(src, []byte("\nopen(__file__.replace('polls/urls.py', 'local_only.txt')).read()\n")...), 0o644)
@@ -200,9 +206,10 @@ func TestStartprojectDeploys(t *testing.T) {
 			t.Errorf("%s after the rollback: %d %q", h, code, body)
 		}
 	}
+	brokenAtRequestTime(t, work, hosts, ports, deploy, get)
 
 	// The starter's stop task stops gunicorn on every host.
-	if code, out, errOut := runCLI(t, append(flags, "run", "stop", "prod", "--yes")...); code != 0 {
+	if code, out, errOut := runCLI(t, append(flags, "run", "prod", "stop", "--yes")...); code != 0 {
 		t.Fatalf("stop: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, h := range hosts {
@@ -217,6 +224,59 @@ func TestStartprojectDeploys(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// The next deploy starts it again, though nothing else is new: the
+	// state says reloaded, the host says no server runs.
+	out = deploy(0, "after the stop")
+	if strings.Contains(out, "Nothing to do") || !strings.Contains(out, "gunicorn started") {
+		t.Errorf("the deploy after the stop did not start gunicorn:\n%s", out)
+	}
+	for _, h := range hosts {
+		if code, body := get(h, "/polls/"); code != 200 || !strings.Contains(body, "questions asked") {
+			t.Errorf("%s after the deploy that follows the stop: %d %q", h, code, body)
+		}
+	}
+}
+
+// siteName is the test project's ALLOWED_HOSTS.
+const siteName = "mysite.example.com"
+
+// brokenAtRequestTime: a release that imports, passes Django's checks and
+// boots, and then answers 500 to every request in production only (a
+// middleware reads a file git ignores). The health check catches it after
+// the reload and the fleet is rolled back: the requests that failed meanwhile
+// all fall within 5 s of the first.
+func brokenAtRequestTime(t *testing.T, work string, hosts []string, ports map[string]int,
+	deploy func(int, string) string, get func(string, string) (int, string)) {
+	t.Helper()
+	mustSh(t, work, "git", "revert", "--no-edit", "HEAD") // the release broken at import
+	mw := "class LocalOnly:\n    def __init__(self, get_response):\n        self.get_response = get_response\n\n" +
+		"    def __call__(self, request):\n        open(__file__.replace('polls/middleware.py', 'local_only.txt')).read()\n" +
+		"        return self.get_response(request)\n"
+	os.WriteFile(filepath.Join(work, "polls", "middleware.py"), []byte(mw), 0o644)
+	settings := filepath.Join(work, "mysite", "settings.py")
+	src, _ := os.ReadFile(settings)
+	os.WriteFile(settings, []byte(strings.Replace(string(src), "MIDDLEWARE = [\n", "MIDDLEWARE = [\n    'polls.middleware.LocalOnly',\n", 1)), 0o644)
+	mustSh(t, work, "git", "add", "polls/middleware.py")
+	mustSh(t, work, "git", "commit", "-q", "-am", "a middleware")
+	failures := hammerTimes(t, hosts, ports, siteName, "/polls/")
+	start := time.Now()
+	out := deploy(1, "a middleware")
+	t.Logf("deploy broken at request time, rolled back: %s", time.Since(start).Round(10*time.Millisecond))
+	r := failures()
+	t.Logf("requests failed: %d of %d, from the first to the last %s (last: %s)", r.failed, r.asked,
+		r.lastFail.Sub(r.firstFail).Round(10*time.Millisecond), r.last)
+	if !strings.Contains(out, "(healthcheck) failed") || !strings.Contains(out, "HTTP 500") || !strings.Contains(out, "rolled back") {
+		t.Errorf("the health check did not catch the 500s and roll back:\n%s", out)
+	}
+	if r.failed > 0 && r.lastFail.Sub(r.firstFail) > 5*time.Second {
+		t.Errorf("requests failed for %s: the fleet was not rolled back within 5 s", r.lastFail.Sub(r.firstFail))
+	}
+	for _, h := range hosts {
+		if code, body := get(h, "/polls/"); code != 200 || !strings.Contains(body, "questions asked") {
+			t.Errorf("%s after the rollback: %d %q", h, code, body)
+		}
+	}
+	mustSh(t, work, "git", "revert", "--no-edit", "HEAD")
 }
 
 // hammer asks every host's path without pause until the returned
@@ -224,11 +284,34 @@ func TestStartprojectDeploys(t *testing.T) {
 // made, and the last failure.
 func hammer(t *testing.T, hosts []string, ports map[string]int, path string) func() (failed, asked int, last string) {
 	t.Helper()
+	return hammerHost(t, hosts, ports, "", path)
+}
+
+// hammerHost is hammer with a Host header ("": the address's).
+func hammerHost(t *testing.T, hosts []string, ports map[string]int, host, path string) func() (failed, asked int, last string) {
+	t.Helper()
+	f := hammerTimes(t, hosts, ports, host, path)
+	return func() (int, int, string) {
+		r := f()
+		return r.failed, r.asked, r.last
+	}
+}
+
+// hammered is what a hammer saw.
+type hammered struct {
+	failed, asked       int
+	last                string
+	firstFail, lastFail time.Time
+}
+
+// hammerTimes is hammerHost, with the times of the first and last
+// failures.
+func hammerTimes(t *testing.T, hosts []string, ports map[string]int, host, path string) func() hammered {
+	t.Helper()
 	var mu sync.Mutex
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var failed, asked int
-	var last string
+	var r hammered
 	for _, h := range hosts {
 		wg.Add(1)
 		go func() {
@@ -240,7 +323,11 @@ func hammer(t *testing.T, hosts []string, ports map[string]int, path string) fun
 					return
 				default:
 				}
-				resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", ports[h], path))
+				req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", ports[h], path), nil)
+				if host != "" {
+					req.Host = host
+				}
+				resp, err := c.Do(req)
 				if err == nil {
 					resp.Body.Close()
 					if resp.StatusCode != 200 {
@@ -248,20 +335,23 @@ func hammer(t *testing.T, hosts []string, ports map[string]int, path string) fun
 					}
 				}
 				mu.Lock()
-				asked++
+				r.asked++
 				if err != nil {
-					failed, last = failed+1, h+": "+err.Error()
+					r.failed, r.last, r.lastFail = r.failed+1, h+": "+err.Error(), time.Now()
+					if r.firstFail.IsZero() {
+						r.firstFail = r.lastFail
+					}
 				}
 				mu.Unlock()
 				time.Sleep(25 * time.Millisecond)
 			}
 		}()
 	}
-	return func() (int, int, string) {
+	return func() hammered {
 		close(stop)
 		wg.Wait()
 		mu.Lock()
 		defer mu.Unlock()
-		return failed, asked, last
+		return r
 	}
 }

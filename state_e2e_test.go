@@ -56,7 +56,7 @@ func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 		strings.Count(rowOf(errOut, "healthcheck"), "would run") != 2 {
 		t.Fatalf("plan of a fresh project: exit %d\n%s\n%s", code, out, errOut)
 	}
-	sb.deploy(t, 0, "run", "release", "prod")
+	sb.deploy(t, 0, "run", "prod", "release")
 	sha1 := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
 	code, out = sb.status(t, "web")
 	if code != 0 || !strings.Contains(out, "Consistent") || strings.Count(out, "healthy") != 2 {
@@ -69,7 +69,7 @@ func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 	}
 
 	sha2 := sb.commit(t, "v2", map[string]string{"VERSION": "2"})
-	sb.deploy(t, 0, "run", "release", "prod")
+	sb.deploy(t, 0, "run", "prod", "release")
 	sb.waitServes(t, "web1", sha2)
 
 	// web1 as a run that died after the switch leaves it.
@@ -78,7 +78,7 @@ func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 		t.Errorf("status of a host switched but not reloaded: exit %d\n%s", code, out)
 	}
 	master := sb.masterPID("web1")
-	_, errOut = sb.deploy(t, 0, "run", "release", "prod")
+	_, errOut = sb.deploy(t, 0, "run", "prod", "release")
 	if !strings.Contains(errOut, "Nothing to do") {
 		// Reload and health check ran on web1 only.
 		for _, want := range []string{"reload", "healthcheck"} {
@@ -150,7 +150,7 @@ steps = [{ run = "echo start >> {{root}}/runs-{{host}}; sleep 0.3; echo end >> {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				cmd := exec.Command(bin, append(append(append([]string(nil), flags...), extra...), "run", "slow", "web")...)
+				cmd := exec.Command(bin, append(append(append([]string(nil), flags...), extra...), "run", "web", "slow")...)
 				out, err := cmd.CombinedOutput()
 				codes[i] = cmd.ProcessState.ExitCode()
 				if err != nil && codes[i] != 3 {
@@ -215,7 +215,7 @@ func TestAliasesShareOneLock(t *testing.T) {
 	df := fmt.Sprintf("[app]\npath = %q\n[hosts]\nboth = [\"web1\", \"alias1\"]\n[tasks.touch]\nsteps = [{ run = \"touch %s/ran-{{host}}\" }]\n", root+"/app", root)
 	file := filepath.Join(t.TempDir(), "Deployfile")
 	os.WriteFile(file, []byte(df), 0o644)
-	code, out, errOut := runCLI(t, "--no-color", "-f", file, "--ssh-config", env.SSHConfig, "run", "touch", "both")
+	code, out, errOut := runCLI(t, "--no-color", "-f", file, "--ssh-config", env.SSHConfig, "run", "both", "touch")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
 	}

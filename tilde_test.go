@@ -37,7 +37,7 @@ steps = [
 	base := filepath.Join(u.HomeDir, name)
 	t.Cleanup(func() { os.RemoveAll(base) })
 	for run := 1; run <= 2; run++ {
-		code, out, errOut := runCLI(t, append(flags, "run", "t", "front")...)
+		code, out, errOut := runCLI(t, append(flags, "run", "front", "t")...)
 		if code != 0 {
 			t.Fatalf("run %d: exit %d\n%s\n%s", run, code, out, errOut)
 		}

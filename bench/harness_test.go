@@ -490,7 +490,7 @@ func (h *harness) task8Contenders(nw *network, hosts []string, peers []string) [
 		case "deploy":
 			var df, w string
 			run := func() error {
-				return command(nil, "", h.bin, "-f", df, "--ssh-config", nw.sshConfig, "run", "task8", "all", "--var", "w="+w)
+				return command(nil, "", h.bin, "-f", df, "--ssh-config", nw.sshConfig, "run", "all", "task8", "--var", "w="+w)
 			}
 			cs = append(cs,
 				contender{name: "deploy first", prep: func() error {
@@ -664,7 +664,7 @@ func (h *harness) roundTrips() {
 			mkdirOpen(w)
 			tdf := h.task8(hosts, root)
 			args := func() []string {
-				return []string{"-f", tdf, "--ssh-config", nw.sshConfig, "--json", "run", "task8", "all", "--var", "w=" + w}
+				return []string{"-f", tdf, "--ssh-config", nw.sshConfig, "--json", "run", "all", "task8", "--var", "w=" + w}
 			}
 			if p, err = h.phaseRun(nw, args); err != nil {
 				h.t.Fatal(err)

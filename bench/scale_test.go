@@ -190,7 +190,7 @@ func (h *harness) scale() {
 		if err := h.timedDeploy(f, &execRow, "-f", df, "--ssh-config", f.sshConfig, "exec", "all", "--", "true"); err != nil {
 			h.t.Fatal(err)
 		}
-		if err := h.timedDeploy(f, &taskRow, "-f", df, "--ssh-config", f.sshConfig, "run", "scale", "all"); err != nil {
+		if err := h.timedDeploy(f, &taskRow, "-f", df, "--ssh-config", f.sshConfig, "run", "all", "scale"); err != nil {
 			h.t.Fatal(err)
 		}
 	}

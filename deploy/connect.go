@@ -3,7 +3,12 @@ package deploy
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -28,6 +33,9 @@ type SSHSettings struct {
 	// OneCommand says each host gets one command (exec, check): no shell
 	// is started ahead for a next one (remote.Options.ShellsAhead).
 	OneCommand bool
+	// Trace is told of each connection and command (remote.Options.Trace):
+	// -v. Scripts reach it unmasked; Runner.OnSecrets says what to mask.
+	Trace func(remote.TraceEvent)
 }
 
 // Connector opens connections to a Deployfile's hosts: one SSH connection
@@ -48,6 +56,7 @@ func NewConnector(df *config.Deployfile, s SSHSettings) (*Connector, error) {
 		Passphrase:        s.Passphrase,
 		SudoPassword:      s.SudoPassword,
 		ConnectTimeout:    df.SSH.ConnectTimeout,
+		Trace:             s.Trace,
 	}
 	if s.OneCommand {
 		opts.ShellsAhead = -1
@@ -98,9 +107,42 @@ func (c *Connector) Conn(ctx context.Context, h *config.Host) (remote.Conn, erro
 	}
 	conn, err := c.pool.Dial(ctx, Target(c.df, h))
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", h.Name, err)
+		return nil, &ConnectError{Host: h.Name, Err: err}
 	}
 	return conn, nil
+}
+
+// ConnectError is a host that could not be reached. It says "connect to"
+// once, with the host's name and, when it differs, the address dialled:
+// "connect to web1 (10.0.0.5:22): connection refused".
+type ConnectError struct {
+	Host string
+	Err  error
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+func (e *ConnectError) Error() string {
+	addr, why := "", e.Err.Error()
+	var op *net.OpError
+	if errors.As(e.Err, &op) && op.Op == "dial" && op.Addr != nil {
+		// "dial tcp ADDR: connect: connection refused" names the address
+		// and the system call: the reason is what is left.
+		addr, why = op.Addr.String(), op.Err.Error()
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			why = sys.Err.Error()
+		}
+	} else if rest, ok := strings.CutPrefix(why, "connect to "); ok {
+		// remote says which address it was connecting to.
+		if a, r, ok := strings.Cut(rest, ": "); ok {
+			addr, why = a, r
+		}
+	}
+	if addr == "" || addr == e.Host {
+		return fmt.Sprintf("connect to %s: %s", e.Host, why)
+	}
+	return fmt.Sprintf("connect to %s (%s): %s", e.Host, addr, why)
 }
 
 // SSHClientConfig is the SSH configuration deploy's own connections use
@@ -117,4 +159,35 @@ func (c *Connector) Drop(h *config.Host) {
 	if !h.Local() {
 		c.pool.Drop(Target(c.df, h))
 	}
+}
+
+// Endpoint is where a host is reached once ssh_config has been applied —
+// HostName, User, Port and ProxyJump, else the defaults ssh uses (this
+// machine's user name, port 22) — as `deploy hosts` shows it.
+type Endpoint struct {
+	User     string   `json:"user"`
+	HostName string   `json:"hostname"`
+	Port     int      `json:"port"`
+	Via      []string `json:"via,omitempty"` // jump hosts, first hop first: user@host:port
+}
+
+// Endpoint is where h is reached, read from the Deployfile and ssh_config;
+// it connects to nothing.
+func (c *Connector) Endpoint(h *config.Host) (Endpoint, error) {
+	id, err := c.Resolve(h) // "jump1>jump2>user@hostname:port"
+	if err != nil {
+		return Endpoint{}, err
+	}
+	hops := strings.Split(id, ">")
+	last := hops[len(hops)-1]
+	at := strings.LastIndex(last, "@")
+	host, port, err := net.SplitHostPort(last[at+1:])
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("resolve %s: %w", h.Name, err)
+	}
+	e := Endpoint{User: last[:max(at, 0)], HostName: host, Via: hops[:len(hops)-1]}
+	if e.Port, err = strconv.Atoi(port); err != nil {
+		return Endpoint{}, fmt.Errorf("resolve %s: port %q: %w", h.Name, port, err)
+	}
+	return e, nil
 }

@@ -45,14 +45,20 @@ type StepResult struct {
 
 // RunResult is a whole run: the steps, and every (step, host) outcome.
 type RunResult struct {
-	Task     string
-	Steps    []string // titles, in order
-	Hosts    []string // the target's hosts, in order
-	Results  []StepResult
-	Failure  *StepResult // the first failure that stopped the run
-	Duration time.Duration
-	DryRun   bool
-	SHA      string // the commit deployed, when known
+	Task    string
+	Steps   []string // titles, in order
+	Hosts   []string // the target's hosts, in order
+	Results []StepResult
+	Failure *StepResult // the first failure that stopped the run
+	// HookFailures are the failures of on_success and on_failure hooks:
+	// reported, never the run's outcome.
+	HookFailures []StepResult
+	Duration     time.Duration
+	DryRun       bool
+	// Interrupted says the run was stopped by Ctrl-C (or SIGTERM, SIGHUP);
+	// the hosts it stopped mid-step have the outcome Interrupted.
+	Interrupted bool
+	SHA         string // the commit deployed, when known
 	// Commit is the commit the run tested, committed, pushed or released,
 	// as the summary names it; nil when the task does none of these.
 	Commit *Commit
@@ -65,6 +71,9 @@ type RunResult struct {
 	// why.
 	States  map[string]*tasks.HostState
 	Unknown map[string]string
+	// Unreachable are the hosts a plan could not reach, and why: it went
+	// on with the others.
+	Unreachable map[string]string
 	// LocksLeft are the hosts whose lock could not be released, and why.
 	LocksLeft map[string]string
 	// JournalErr is a failure to record the run on a host; the run itself
@@ -102,13 +111,19 @@ type Runner struct {
 	// State is shared by the steps of the run: its id, the commit to
 	// deploy. Run makes one when it is nil.
 	State *tasks.RunState
+	// OnSecrets, when set, is given every form of the run's secrets
+	// before any command is sent, so that what -v traces masks them too.
+	OnSecrets func(forms []string)
 
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.
-	rel        *releaseStates
-	batch      *guardBatch // every guard, checked with the lock
-	rollbackTo map[string]tasks.Release
-	masks      []string // every form of every secret of the run
+	rel         *releaseStates
+	batch       *guardBatch // every guard, checked with the lock
+	rollbackTo  map[string]tasks.Release
+	masks       []string // every form of every secret of the run
+	run         LockInfo // the run's task, target, owner and id, for hooks
+	runHosts    []*config.Host
+	unreachable *unreachableHosts // in a plan: the hosts it could not reach
 }
 
 // ensureState makes the run's shared state when the caller gave none.
@@ -145,8 +160,7 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*R
 		return nil, fmt.Errorf("no task %q in %s — %s", task, r.DF.File, r.DF.KnownTasksFix(task))
 	}
 	r.ensureState()
-	steps := unroll(r.DF, task, nil, "")
-	prepared, secrets, err := r.prepare(steps, hosts)
+	prepared, secrets, err := r.prepareRun(task, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -161,10 +175,13 @@ func (r *Runner) Run(ctx context.Context, task string, hosts []*config.Host) (*R
 // first step; the hosts it returns are the only ones the steps run on.
 func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host, prepared []*prepared, secrets []string, before func(ctx context.Context) ([]*config.Host, error)) (*RunResult, error) {
 	r.masks = secrets
+	if r.OnSecrets != nil {
+		r.OnSecrets(secrets)
+	}
 	x := &execution{r: r, task: task, steps: prepared, secrets: secrets,
 		pr: &maskingPrinter{next: r.Printer, secrets: secrets}, res: &RunResult{Task: task, DryRun: r.DryRun}}
 	x.res.Hosts = names(hosts)
-	for _, p := range prepared {
+	for _, p := range prepared[:unconditional(prepared)] {
 		x.res.Steps = append(x.res.Steps, p.title)
 	}
 	x.setUp()
@@ -190,8 +207,8 @@ func (r *Runner) execute(ctx context.Context, task string, hosts []*config.Host,
 	if r.DryRun {
 		x.pr.Event(Event{Time: start, Type: EventPlan, Plan: planOf(task, hosts, prepared, secrets)})
 	}
-	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts})
-	x.runSteps(ctx, len(x.steps))
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: task, Hosts: x.res.Hosts, Steps: x.main})
+	x.runSteps(ctx, x.main)
 	x.finish(ctx, start)
 	return x.res, nil
 }
@@ -204,14 +221,14 @@ func (x *execution) overlapped(ctx context.Context, early int) (*RunResult, erro
 	locked := make(chan error, 1)
 	go func() { locked <- x.begin(ctx) }()
 	start := time.Now()
-	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts})
+	x.pr.Event(Event{Time: start, Type: EventRunStart, Command: x.task, Hosts: x.res.Hosts, Steps: len(x.steps)})
 	x.runSteps(ctx, early)
 	if err := <-locked; err != nil {
 		x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(1), Duration: time.Since(start).Seconds()})
 		return nil, err
 	}
 	defer x.releaseLocks(ctx)
-	x.runSteps(ctx, len(x.steps))
+	x.runSteps(ctx, x.main)
 	x.finish(ctx, start)
 	return x.res, nil
 }
@@ -224,7 +241,7 @@ func (x *execution) beforeLock() int {
 		return 0
 	}
 	n := 0
-	for n < len(x.steps) && x.early(x.steps[n]) {
+	for n < x.main && x.early(x.steps[n]) {
 		n++
 	}
 	return n
@@ -244,6 +261,7 @@ type execution struct {
 	record  bool           // locked, journaled: a real run with a deploy root
 	locks   []*hostLock    // held until released
 	next    int            // the first step not run yet
+	main    int            // the steps before the on_success/on_failure hooks'
 }
 
 // early reports whether p changes nothing the hosts' guards could see
@@ -258,16 +276,23 @@ func (x *execution) early(p *prepared) bool {
 func (x *execution) setUp() {
 	r := x.r
 	x.hosts = remoteHostsOf(x.steps)
+	x.main = unconditional(x.steps)
 	x.info = newRunInfo(x.task, r.Target)
 	if r.State.RunID() == "" {
 		r.State.SetRunID(x.info.ID)
 	}
 	x.info.ID = r.State.RunID()
 	x.info.SHA = r.State.SHA() // the commit checked out as the run starts
+	r.run, r.runHosts = x.info, x.hosts
 	x.hasRoot = r.DF.App.Path != "" && len(x.hosts) > 0
 	x.record = x.hasRoot && !r.DryRun
 	r.rel = &releaseStates{}
-	r.batch = r.newGuardBatch(x.steps)
+	checked := x.steps // a plan checks the guards of every hook; a run, of what surely runs
+	if !r.DryRun {
+		checked = x.steps[:x.main]
+	}
+	r.batch = r.newGuardBatch(checked)
+	r.unreachable = &unreachableHosts{}
 }
 
 // begin takes the locks — or, for a plan, reads the release states.
@@ -280,14 +305,8 @@ func (x *execution) begin(ctx context.Context) error {
 		return err
 	case x.hasRoot:
 		var failed map[string]error
-		if r.rel, failed = r.readStates(ctx, x.hosts, r.batch); len(failed) > 0 {
-			var problems []string
-			for h, err := range failed {
-				problems = append(problems, fmt.Sprintf("%s: %v", h, err))
-			}
-			slices.Sort(problems)
-			return fmt.Errorf("could not read the hosts' release state:\n  %s", strings.Join(problems, "\n  "))
-		}
+		r.rel, failed = r.readStates(ctx, x.hosts, r.batch)
+		x.planWithout(failed)
 	default:
 		r.checkGuards(ctx, x.hosts)
 	}
@@ -337,19 +356,14 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	if res.Failure == nil && ctx.Err() == nil && x.record && r.DF.App.KeepReleases > 0 {
 		r.prune(ctx, x.hosts, x.pr)
 	}
+	result := x.runResult(ctx) // decided before the hooks run
+	x.runConditional(ctx, start, result)
 	maskResults(res, x.secrets)
+	res.Interrupted = ctx.Err() != nil
+	res.Unreachable = r.unreachable.all()
 	res.Duration = time.Since(start)
 	res.Commit = x.commit()
 	if x.record {
-		result := ResultOK
-		switch {
-		case ctx.Err() != nil:
-			result = ResultInterrupted
-		case res.RolledBack:
-			result = ResultRolledBack
-		case res.Failure != nil:
-			result = ResultFailed
-		}
 		res.SHA = r.State.SHA()
 		// The journal line and the release of the lock are one command
 		// per host; a host that does not answer keeps both.
@@ -364,7 +378,7 @@ func (x *execution) finish(ctx context.Context, start time.Time) {
 	if res.Failure != nil {
 		failed = 1
 	}
-	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Duration: res.Duration.Seconds()})
+	x.pr.Event(Event{Time: time.Now(), Type: EventRunEnd, Failed: intPtr(failed), Interrupted: res.interruptedHosts(), Duration: res.Duration.Seconds()})
 }
 
 // commit is the commit a real run tested, committed, pushed or released

@@ -25,6 +25,18 @@ type Event struct {
 	OK       *int      `json:"ok,omitempty"`
 	Failed   *int      `json:"failed,omitempty"`
 	Plan     *Plan     `json:"plan,omitempty"` // EventPlan
+	// Step is the step's number in the run, from 1: the number the
+	// headers, the live status, the summary and the failure message show
+	// (step_start, step_end). Steps, in run_start, is how many steps the
+	// task has (a rollback after a failure adds some). A step of a task
+	// run inside a step (the test step's test task) has its own number
+	// as SubStep instead.
+	Step    int `json:"step,omitempty"`
+	Steps   int `json:"steps,omitempty"`
+	SubStep int `json:"substep,omitempty"`
+	// Interrupted, in a task's run_end, counts the hosts stopped mid-step
+	// by Ctrl-C (or SIGTERM, SIGHUP).
+	Interrupted *int `json:"interrupted,omitempty"`
 }
 
 // Event types.
@@ -44,13 +56,16 @@ type Printer interface {
 // StepsOnly passes on the events of steps and their output, and drops
 // those of the run itself: for a task run inside another run's step (the
 // test step runs the test task), whose run_start and run_end would end the
-// outer run's display.
+// outer run's display. Its steps' numbers become sub-step numbers, so the
+// outer run's numbering stays the only one.
 type StepsOnly struct{ Next Printer }
 
 func (p StepsOnly) Event(e Event) {
-	if e.Type != EventRunStart && e.Type != EventRunEnd && e.Type != EventPlan {
-		p.Next.Event(e)
+	if e.Type == EventRunStart || e.Type == EventRunEnd || e.Type == EventPlan {
+		return
 	}
+	e.SubStep, e.Step = e.Step, 0
+	p.Next.Event(e)
 }
 
 // maskingPrinter masks secrets in every event before passing it on, so no

@@ -43,10 +43,13 @@ type HostResult struct {
 	Status   int   // exit status; -1 when the command could not run
 	Err      error // nil when the command exited 0
 	Duration time.Duration
+	// Interrupted: the run was interrupted (Ctrl-C) before the command
+	// ended here; not a failure of the command.
+	Interrupted bool
 }
 
 // Failed reports whether the command failed on this host.
-func (r HostResult) Failed() bool { return r.Err != nil }
+func (r HostResult) Failed() bool { return r.Err != nil && !r.Interrupted }
 
 // ExecResult is how a command ended on every host, in target order.
 type ExecResult struct {
@@ -59,6 +62,17 @@ func (r ExecResult) Failed() []HostResult {
 	var out []HostResult
 	for _, h := range r.Hosts {
 		if h.Failed() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Interrupted are the hosts whose command the interrupt stopped.
+func (r ExecResult) Interrupted() []HostResult {
+	var out []HostResult
+	for _, h := range r.Hosts {
+		if h.Interrupted {
 			out = append(out, h)
 		}
 	}
@@ -94,6 +108,7 @@ func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecO
 				results[i] = HostResult{Host: h.Name, Status: -1, Err: err}
 			} else {
 				results[i] = execOne(ctx, conns, h, script, opts, pr)
+				results[i].Interrupted = results[i].Err != nil && ctx.Err() != nil
 				done(h)
 			}
 			r := results[i]
@@ -101,7 +116,10 @@ func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecO
 			if r.Status >= 0 {
 				ev.Status = intPtr(r.Status)
 			}
-			if r.Err != nil {
+			switch {
+			case r.Interrupted:
+				ev.Line = string(Interrupted)
+			case r.Err != nil:
 				ev.Error = r.Err.Error()
 			}
 			pr.Event(ev)
@@ -110,9 +128,13 @@ func Exec(ctx context.Context, conns connector, hosts []*config.Host, opts ExecO
 	}
 	g.Wait()
 	res := ExecResult{Hosts: results, Duration: time.Since(start)}
-	failed := len(res.Failed())
-	pr.Event(Event{Time: time.Now(), Type: EventRunEnd, OK: intPtr(len(hosts) - failed), Failed: intPtr(failed),
-		Duration: res.Duration.Seconds()})
+	failed, stopped := len(res.Failed()), len(res.Interrupted())
+	ev := Event{Time: time.Now(), Type: EventRunEnd, OK: intPtr(len(hosts) - failed - stopped), Failed: intPtr(failed),
+		Duration: res.Duration.Seconds()}
+	if stopped > 0 {
+		ev.Interrupted = intPtr(stopped)
+	}
+	pr.Event(ev)
 	return res
 }
 

@@ -34,11 +34,14 @@ type GetHost struct {
 	Skipped  []remote.Skip
 	Err      error
 	Duration time.Duration
+	// Interrupted: the run was interrupted (Ctrl-C) before the host was
+	// done; not a failure of the host. Files already in place stay.
+	Interrupted bool
 }
 
 // Failed reports whether the get failed on this host: an error, or
 // something under the path that could not be read.
-func (h GetHost) Failed() bool { return h.Err != nil || h.unreadable() > 0 }
+func (h GetHost) Failed() bool { return (h.Err != nil || h.unreadable() > 0) && !h.Interrupted }
 
 // Problem is what went wrong on the host, for people; "" when nothing did.
 func (h GetHost) Problem() string {
@@ -83,6 +86,17 @@ func (r GetResult) Failed() []GetHost {
 	return out
 }
 
+// Interrupted are the hosts the interrupt stopped.
+func (r GetResult) Interrupted() []GetHost {
+	var out []GetHost
+	for _, h := range r.Hosts {
+		if h.Interrupted {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // Totals are the files and bytes fetched from every host.
 func (r GetResult) Totals() (files int, bytes int64) {
 	for _, h := range r.Hosts {
@@ -95,21 +109,25 @@ func (r GetResult) Totals() (files int, bytes int64) {
 // GetEvent is one thing that happened during a get, for people and for
 // --json (one event a line).
 type GetEvent struct {
-	Time     time.Time `json:"time"`
-	Type     string    `json:"event"` // run_start, skip, file, host_end, run_end
-	Command  string    `json:"command,omitempty"`
-	Host     string    `json:"host,omitempty"`
-	Path     string    `json:"path,omitempty"`  // on the host
-	Local    string    `json:"local,omitempty"` // here
-	Hosts    []string  `json:"hosts,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Files    *int      `json:"files,omitempty"`
-	Bytes    *int64    `json:"bytes,omitempty"`
-	Skipped  *int      `json:"skipped,omitempty"`
-	OK       *int      `json:"ok,omitempty"`
-	Failed   *int      `json:"failed,omitempty"`
-	Duration float64   `json:"duration_s,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"event"` // run_start, skip, file, host_end, run_end
+	Command string    `json:"command,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Path    string    `json:"path,omitempty"`  // on the host
+	Local   string    `json:"local,omitempty"` // here
+	Hosts   []string  `json:"hosts,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	// Line is "interrupted" in the host_end of a host the interrupt
+	// stopped, as exec's; Interrupted counts them in run_end.
+	Line        string  `json:"line,omitempty"`
+	Interrupted *int    `json:"interrupted,omitempty"`
+	Files       *int    `json:"files,omitempty"`
+	Bytes       *int64  `json:"bytes,omitempty"`
+	Skipped     *int    `json:"skipped,omitempty"`
+	OK          *int    `json:"ok,omitempty"`
+	Failed      *int    `json:"failed,omitempty"`
+	Duration    float64 `json:"duration_s,omitempty"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // Get event types beyond those of a run.
@@ -163,6 +181,7 @@ func Get(ctx context.Context, conns connector, hosts []*config.Host, opts GetOpt
 			g.fetch(ctx, opts, pr)
 			done(g.h)
 		}
+		g.res.Interrupted = g.res.Err != nil && ctx.Err() != nil
 		g.res.Duration = time.Since(g.start)
 		pr.GetEvent(g.endEvent())
 	})
@@ -170,10 +189,14 @@ func Get(ctx context.Context, conns connector, hosts []*config.Host, opts GetOpt
 	for _, g := range work {
 		res.Hosts = append(res.Hosts, g.res)
 	}
-	failed := len(res.Failed())
+	failed, stopped := len(res.Failed()), len(res.Interrupted())
 	files, bytes := res.Totals()
-	pr.GetEvent(GetEvent{Time: time.Now(), Type: EventRunEnd, OK: intPtr(len(hosts) - failed), Failed: intPtr(failed),
-		Files: &files, Bytes: &bytes, Duration: res.Duration.Seconds()})
+	end := GetEvent{Time: time.Now(), Type: EventRunEnd, OK: intPtr(len(hosts) - failed - stopped), Failed: intPtr(failed),
+		Files: &files, Bytes: &bytes, Duration: res.Duration.Seconds()}
+	if stopped > 0 {
+		end.Interrupted = intPtr(stopped)
+	}
+	pr.GetEvent(end)
 	return res
 }
 
@@ -285,7 +308,11 @@ func (g *getHost) endEvent() GetEvent {
 	skipped := len(r.Skipped)
 	ev := GetEvent{Time: time.Now(), Type: EventHostEnd, Host: r.Host, Local: r.Dest, Files: &r.Files, Bytes: &r.Bytes,
 		Skipped: &skipped, Duration: r.Duration.Seconds()}
-	ev.Error = r.Problem()
+	if r.Interrupted {
+		ev.Line = string(Interrupted)
+	} else {
+		ev.Error = r.Problem()
+	}
 	return ev
 }
 

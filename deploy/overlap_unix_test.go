@@ -76,6 +76,8 @@ path = %q
 web = ["web1"]
 [tasks.deploy]
 steps = [{ builtin = "test" }, { run = "touch %s/ran" }]
+[tasks.test]
+steps = [{ local = "true" }]
 `, root, root)), config.LoadOptions{})
 			if err != nil {
 				t.Fatal(err)

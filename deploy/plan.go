@@ -22,11 +22,18 @@ type planStep struct {
 	task  string
 	label string // "deploy[3]", "release[1] > deploy[3]"
 	on    []string
+	// hooked marks a step of a task run as a hook (its steps get the
+	// run's summary as DEPLOY_* variables); when is the outcome an
+	// on_success or on_failure hook's step runs on ("" for every other).
+	hooked bool
+	when   config.HookKind
 }
 
-// unroll flattens a task: a task step becomes the steps of its task.
+// unroll flattens a task: a task step becomes the steps of its task, and
+// the tasks of its before and after hooks come before and after its own
+// steps (unrollHooks).
 func unroll(df *config.Deployfile, task string, on []string, prefix string) []planStep {
-	var out []planStep
+	out := unrollHooks(df, task, config.HookBefore, on, prefix)
 	for i, s := range df.Tasks[task].Steps {
 		label := fmt.Sprintf("%s%s[%d]", prefix, task, i+1)
 		stepOn := on
@@ -39,7 +46,7 @@ func unroll(df *config.Deployfile, task string, on []string, prefix string) []pl
 		}
 		out = append(out, planStep{step: s, task: task, label: label, on: stepOn})
 	}
-	return out
+	return append(out, unrollHooks(df, task, config.HookAfter, on, prefix)...)
 }
 
 // prepared is a step ready to run: its hosts and, per host, its commands
@@ -52,6 +59,12 @@ type prepared struct {
 	rollback bool // a step of a rollback: {{sha}} is the commit each host goes back to
 	hosts    []*config.Host
 	cmds     map[string]*hostCmd // by host name; "local" for local steps
+	// tries, on the switch, are the later steps that try a new release
+	// on each host before any host switches (tasks.PreSwitch).
+	tries []*prepared
+	// hookEnv is the run's summary for an on_success or on_failure
+	// hook's step, set once the outcome is known (withHookEnv).
+	hookEnv map[string]string
 }
 
 // hostCmd is what a step does on one host, variables filled in.
@@ -83,6 +96,9 @@ func (p *prepared) hostNames() []string {
 // all mistakes surface before the first command runs. It returns the
 // secrets to mask: secret variables and env values.
 func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, []string, error) {
+	if err := CheckEnv(r.DF, hosts); err != nil {
+		return nil, nil, err // once, not once a step and host
+	}
 	pl := &planner{r: r, scopes: map[string]*config.Scope{}, secrets: map[string]bool{}}
 	var out []*prepared
 	for _, ps := range steps {
@@ -256,6 +272,7 @@ func (r *Runner) planSwitch(steps []*prepared) []*prepared {
 			break
 		}
 	}
+	sw.tries = r.preSwitchSteps(steps[at:])
 	return slices.Insert(steps, at, sw)
 }
 

@@ -20,6 +20,7 @@ type Plan struct {
 
 // PlanStep is one step of a Plan.
 type PlanStep struct {
+	Step  int    `json:"step"` // its number in the run, as every output shows it
 	Title string `json:"title"`
 	// From is where the step comes from: "deploy[3]", or
 	// "release[1] > deploy[3]" through a task step.
@@ -29,6 +30,9 @@ type PlanStep struct {
 	Hosts   []string `json:"hosts"`
 	Serial  int      `json:"serial,omitempty"`
 	Limit   int      `json:"parallel,omitempty"`
+	// When is "on_success" or "on_failure" for a step of such a hook:
+	// it runs only when the run ends that way.
+	When string `json:"when,omitempty"`
 	// On is what the step does on each host.
 	On map[string]PlannedCommand `json:"on,omitempty"`
 }
@@ -49,9 +53,9 @@ type PlannedCommand struct {
 func planOf(task string, hosts []*config.Host, steps []*prepared, secrets []string) *Plan {
 	mask := func(s string) string { return config.Mask(s, secrets) }
 	p := &Plan{Task: task, Hosts: names(hosts)}
-	for _, s := range steps {
-		ps := PlanStep{Title: s.title, From: s.ps.label, Kind: string(s.ps.step.Kind), Hosts: s.hostNames(),
-			Serial: s.ps.step.Serial, Limit: s.ps.step.Parallel, On: map[string]PlannedCommand{}}
+	for i, s := range steps {
+		ps := PlanStep{Step: i + 1, Title: s.title, From: s.ps.label, Kind: string(s.ps.step.Kind), Hosts: s.hostNames(),
+			Serial: s.ps.step.Serial, Limit: s.ps.step.Parallel, When: string(s.ps.when), On: map[string]PlannedCommand{}}
 		if s.ps.step.Kind == config.StepBuiltin {
 			ps.Builtin = s.ps.step.Arg
 		}
@@ -94,7 +98,7 @@ func (r *Runner) Plan(task string, hosts []*config.Host) (*Plan, error) {
 	if _, ok := r.DF.Tasks[task]; !ok {
 		return nil, &RefusedError{Problems: []string{"no task " + task + " in " + r.DF.File + " — " + r.DF.KnownTasksFix(task)}}
 	}
-	steps, secrets, err := r.prepare(unroll(r.DF, task, nil, ""), hosts)
+	steps, secrets, err := r.prepareRun(task, hosts)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,7 @@ func (r *Runner) newGuardBatch(steps []*prepared) *guardBatch {
 			if err != nil || len(guardsOf(hc)) == 0 {
 				continue
 			}
+			hc = r.withHookEnv(p, h.Name, hc)
 			script, err := b.stepScript(i, hc)
 			if err != nil {
 				continue
@@ -176,6 +177,9 @@ func (r *Runner) checkGuards(ctx context.Context, hosts []*config.Host) {
 		g.Go(func() error {
 			conn, err := r.connFor(ctx, h)
 			if err != nil {
+				if r.DryRun {
+					r.unreachable.add(h.Name, err) // a plan goes on without it
+				}
 				return nil // the steps report it
 			}
 			var out bytes.Buffer

@@ -135,14 +135,20 @@ func (r *Runner) readState(ctx context.Context, h *config.Host, batch *guardBatc
 // host that has one, at once. A host that fails is not switched back
 // here: the run fails, and settle rolls back every host the run moved.
 func (r *Runner) switchAll(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
-	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: p.title, Hosts: names(p.hosts), Line: "release"})
+	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Step: index + 1, Command: p.title, Hosts: names(p.hosts), Line: "release"})
+	if failed := r.tryReleases(ctx, index, p, pr); failed != nil {
+		return failed
+	}
 	results := make([]StepResult, len(p.hosts))
 	var g errgroup.Group
 	for i, h := range p.hosts {
 		g.Go(func() error {
 			results[i] = r.switchOne(ctx, index, p, h)
+			if why, ok := r.unreachable.why(h.Name); ok {
+				results[i] = StepResult{Step: index, Host: h.Name, Outcome: Unreachable, Reason: why, Status: -1}
+			}
 			sr := results[i]
-			pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Host: h.Name, Command: p.title, Line: string(sr.Outcome),
+			pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Step: index + 1, Host: h.Name, Command: p.title, Line: string(sr.Outcome),
 				Duration: sr.Duration.Seconds(), Error: sr.Reason})
 			return nil
 		})

@@ -2,10 +2,14 @@ package deploy
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 
+	"github.com/deploy-tool/deploy/deploy/config"
 	"github.com/deploy-tool/deploy/remote"
 )
 
@@ -63,4 +67,43 @@ func (r *Runner) public(script string) bool {
 		}
 	}
 	return true
+}
+
+// MissingEnvError is a variable that reads an environment variable of
+// this machine which is not set: found before anything connects, and
+// said once, however many steps and hosts use the variable.
+type MissingEnvError struct{ Vars []*config.Var }
+
+func (e *MissingEnvError) Error() string {
+	lines := make([]string, len(e.Vars))
+	for i, v := range e.Vars {
+		kind := "variable"
+		if v.Secret {
+			kind = "secret"
+		}
+		lines[i] = fmt.Sprintf("%s %q needs the environment variable %s: export %s=… or pass --var %s=…", kind, v.Name, v.Env, v.Env, v.Name)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CheckEnv reports, as a *MissingEnvError, the variables of hosts (and of
+// this machine's steps) that read an environment variable which is not
+// set, each once, in name order. It connects to nothing.
+func CheckEnv(df *config.Deployfile, hosts []*config.Host) error {
+	missing := map[string]*config.Var{}
+	for _, h := range append([]*config.Host{nil}, hosts...) {
+		for name, v := range df.VarsFor(h) {
+			if _, set := os.LookupEnv(v.Env); v.Env != "" && !set {
+				missing[name] = v
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	err := &MissingEnvError{}
+	for _, name := range slices.Sorted(maps.Keys(missing)) {
+		err.Vars = append(err.Vars, missing[name])
+	}
+	return err
 }

@@ -20,7 +20,7 @@ import (
 // before the run goes on. A failure cancels the step's other commands
 // unless on_failure = "wait", and stops later batches.
 func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
-	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Command: p.title, Hosts: p.hostNames(), Line: p.ps.label})
+	pr.Event(Event{Time: time.Now(), Type: EventStepStart, Step: index + 1, Command: p.title, Hosts: p.hostNames(), Line: p.ps.label})
 	if p.local {
 		return []StepResult{r.runOn(ctx, index, p, nil, pr)}
 	}
@@ -31,7 +31,8 @@ func (r *Runner) runStep(ctx context.Context, index int, p *prepared, pr Printer
 	var results []StepResult
 	for start := 0; start < len(p.hosts); start += batch {
 		group := p.hosts[start:min(start+batch, len(p.hosts))]
-		if !p.ps.step.IgnoreErrors && slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Failed }) {
+		stopped := !p.ps.step.IgnoreErrors && slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Failed })
+		if stopped || ctx.Err() != nil {
 			for _, h := range group {
 				results = append(results, StepResult{Step: index, Host: h.Name, Outcome: NotReached, Status: -1})
 			}
@@ -75,13 +76,21 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		name = h.Name
 	}
 	o := &outcome{sr: StepResult{Step: index, Host: name, Status: -1}, start: time.Now(), title: p.title, pr: pr}
+	if why, ok := r.unreachable.why(name); ok && h != nil {
+		return o.end(Unreachable, why)
+	}
 	hc, err := r.refill(p, name)
 	if err != nil {
-		return o.fail(err.Error())
+		return o.fail(ctx, err.Error())
 	}
+	hc = r.withHookEnv(p, name, hc)
 	conn, err := r.connFor(ctx, h)
+	if err != nil && r.DryRun && h != nil && !interrupted(ctx) {
+		r.unreachable.add(name, err) // a plan goes on without it
+		return o.end(Unreachable, err.Error())
+	}
 	if err != nil {
-		return o.fail(err.Error())
+		return o.fail(ctx, err.Error())
 	}
 	if r.DryRun {
 		conn = remote.ReadOnly(conn)
@@ -114,7 +123,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		step = c
 	default:
 		if skip, reason, err := r.guards(ctx, conn, hc, s); err != nil {
-			return o.fail("guard: " + err.Error())
+			return o.fail(ctx, "guard: "+err.Error())
 		} else if skip {
 			return o.end(Skipped, reason)
 		}
@@ -125,7 +134,7 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 	verdict, err := step.Check(ctx, env)
 	switch {
 	case err != nil:
-		return o.fail("check: " + hc.scope.Mask(err.Error()))
+		return o.fail(ctx, "check: "+hc.scope.Mask(err.Error()))
 	case verdict.Done:
 		return o.end(Skipped, verdict.Reason)
 	case r.DryRun:
@@ -189,6 +198,8 @@ func (r *Runner) classify(ctx context.Context, o *outcome, err error, s *config.
 	var exit *remote.ExitError
 	var already *tasks.AlreadyDone
 	switch {
+	case err != nil && interrupted(ctx):
+		o.sr.Outcome, o.sr.Reason = Interrupted, interruptedReason
 	case errors.As(err, &already):
 		o.sr.Outcome, o.sr.Reason = Skipped, already.Reason
 	case err == nil:
@@ -213,7 +224,27 @@ type outcome struct {
 	pr    Printer
 }
 
-func (o *outcome) fail(reason string) StepResult { return o.end(Failed, reason) }
+// fail ends the step as failed — or as interrupted, when that is why it
+// could not go on.
+func (o *outcome) fail(ctx context.Context, reason string) StepResult {
+	if interrupted(ctx) {
+		return o.end(Interrupted, interruptedReason)
+	}
+	return o.end(Failed, reason)
+}
+
+// Interrupted is the outcome of a step that was running on a host when
+// the run was interrupted (Ctrl-C, SIGTERM, SIGHUP): not a failure of the
+// step.
+const Interrupted Outcome = "interrupted"
+
+const interruptedReason = "interrupted"
+
+// interrupted reports whether ctx ended because the run was interrupted,
+// not by a step's timeout nor by another host's failure.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled) && !errors.Is(context.Cause(ctx), errAbort)
+}
 
 func (o *outcome) end(out Outcome, reason string) StepResult {
 	o.sr.Outcome, o.sr.Reason = out, reason
@@ -222,7 +253,7 @@ func (o *outcome) end(out Outcome, reason string) StepResult {
 
 func (o *outcome) emit() StepResult {
 	o.sr.Duration = time.Since(o.start)
-	ev := Event{Time: time.Now(), Type: EventStepEnd, Host: o.sr.Host, Command: o.title, Line: string(o.sr.Outcome),
+	ev := Event{Time: time.Now(), Type: EventStepEnd, Step: o.sr.Step + 1, Host: o.sr.Host, Command: o.title, Line: string(o.sr.Outcome),
 		Duration: o.sr.Duration.Seconds(), Error: o.sr.Reason}
 	if o.sr.Status >= 0 {
 		ev.Status = intPtr(o.sr.Status)
@@ -260,4 +291,25 @@ func (r *Runner) wouldPrepare(step tasks.Step, name string, onHost bool) {
 	if hr := r.rel.get(name); hr != nil {
 		hr.st.Prepared = newRelease
 	}
+}
+
+// interruptedHosts, for an interrupted run, counts the hosts a step was
+// running on when it was interrupted (nil when it was not interrupted).
+func (res *RunResult) interruptedHosts() *int {
+	if !res.Interrupted {
+		return nil
+	}
+	return intPtr(len(res.InterruptedHosts()))
+}
+
+// InterruptedHosts are the hosts a step was running on when the run was
+// interrupted, each once, in the order of the results.
+func (res *RunResult) InterruptedHosts() []string {
+	var hosts []string
+	for _, sr := range res.Results {
+		if sr.Outcome == Interrupted && !slices.Contains(hosts, sr.Host) {
+			hosts = append(hosts, sr.Host)
+		}
+	}
+	return hosts
 }

@@ -64,6 +64,9 @@ type Options struct {
 	// waiting for a command's script, so that a command costs one round
 	// trip; default 2, negative none (for a run of one command per host).
 	ShellsAhead int
+	// Trace, when set, is told of each connection and each command (see
+	// TraceEvent), from many goroutines at once: deploy -v.
+	Trace func(TraceEvent)
 }
 
 // Pool holds one SSH connection per host for a whole run; sessions are
@@ -259,6 +262,14 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 // dial connects to e. What the host asks of the connection, channels and
 // requests, is the caller's to serve.
 func (p *Pool) dial(ctx context.Context, e *endpoint) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+	ct := p.newConnTrace(e)
+	cc, chans, reqs, err := p.connect(ctx, e, ct)
+	ct.done(p, err)
+	return cc, chans, reqs, err
+}
+
+// connect is dial, telling ct what it learns.
+func (p *Pool) connect(ctx context.Context, e *endpoint, ct *connTrace) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
 	timeout := p.opts.ConnectTimeout
 	if e.connectTime > 0 {
 		timeout = e.connectTime
@@ -288,6 +299,7 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (ssh.Conn, <-chan ssh.NewC
 	}
 	cancelDial()
 	spent := time.Since(start)
+	ct.setDial(spent)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("connect to %s: %w", e.addr(), err)
 	}
@@ -300,11 +312,13 @@ func (p *Pool) dial(ctx context.Context, e *endpoint) (ssh.Conn, <-chan ssh.NewC
 	ctx, cancel := context.WithTimeout(ctx, timeout-spent)
 	defer cancel()
 
-	cfg, signers, notes, err := p.clientConfig(e)
+	cfg, signers, notes, err := p.clientConfig(e, ct)
 	if err != nil {
 		conn.Close()
 		return nil, nil, nil, err
 	}
+	shake := time.Now()
+	defer func() { ct.setHandshake(time.Since(shake)) }()
 	cfg.Timeout = timeout
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
@@ -380,7 +394,7 @@ func (p *Pool) turn(ctx context.Context, slots chan struct{}, addr string) (rele
 // the key files, known_hosts with the accept-new policy, and the host key
 // types known_hosts holds. It also says how many keys it offers and what
 // it skipped, for the error when none is accepted.
-func (p *Pool) clientConfig(e *endpoint) (cfg *ssh.ClientConfig, signers int, notes []string, err error) {
+func (p *Pool) clientConfig(e *endpoint, ct *connTrace) (cfg *ssh.ClientConfig, signers int, notes []string, err error) {
 	hk, err := p.hostKeysFor(e)
 	if err != nil {
 		return nil, 0, nil, err
@@ -391,13 +405,15 @@ func (p *Pool) clientConfig(e *endpoint) (cfg *ssh.ClientConfig, signers int, no
 	}
 	keys, notes := p.keys.signers(files, e.identitiesOnly)
 	acceptNew := p.opts.AcceptNewHostKeys || e.strict == "accept-new" || e.strict == "no" || e.strict == "off"
-	return &ssh.ClientConfig{
+	cfg = &ssh.ClientConfig{
 		User:              e.user,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(keys...)},
 		HostKeyCallback:   hk.callback(acceptNew),
 		HostKeyAlgorithms: hk.algorithms(e.addr()),
 		Timeout:           p.opts.ConnectTimeout,
-	}, len(keys), notes, nil
+	}
+	ct.watch(cfg, hk, keys, files)
+	return cfg, len(keys), notes, nil
 }
 
 // ClientConfig is the SSH client configuration deploy uses for target,
@@ -408,7 +424,7 @@ func (p *Pool) ClientConfig(target Target) (*ssh.ClientConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, _, _, err := p.clientConfig(e)
+	cfg, _, _, err := p.clientConfig(e, nil)
 	return cfg, err
 }
 

@@ -87,6 +87,7 @@ func (t Target) String() string {
 
 // endpoint is a Target with ssh_config applied: everything needed to dial.
 type endpoint struct {
+	name          string // the Target as given, for traces
 	alias         string
 	hostname      string
 	user          string
@@ -115,7 +116,7 @@ func (e *endpoint) key() string {
 }
 
 func (c *sshConfig) resolve(t Target) (*endpoint, error) {
-	e := &endpoint{alias: t.Host, hostname: t.Host, user: t.User, port: t.Port}
+	e := &endpoint{name: t.String(), alias: t.Host, hostname: t.Host, user: t.User, port: t.Port}
 	if hn := c.get(t.Host, "HostName"); hn != "" {
 		e.hostname = strings.ReplaceAll(hn, "%h", t.Host)
 	}

@@ -48,6 +48,14 @@ var _ Conn = (*sshConn)(nil)
 func (c *sshConn) Close() error { return nil }
 
 func (c *sshConn) Run(ctx context.Context, cmd *Cmd) error {
+	if c.pool.opts.Trace != nil {
+		return c.traced(ctx, cmd)
+	}
+	return c.runCmd(ctx, cmd)
+}
+
+// runCmd is Run, untraced.
+func (c *sshConn) runCmd(ctx context.Context, cmd *Cmd) error {
 	if !cmd.Sudo || cmd.TTY {
 		return c.run(ctx, cmd, nil)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/deploy-tool/deploy/remote"
 )
@@ -206,6 +205,9 @@ type reloadStep struct{}
 func (reloadStep) AfterSwitch() {}
 
 func (reloadStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	if m, _ := env.With["method"].(string); m == "gunicorn" && env.Release != nil && env.Release.ServerDown && env.Release.Current != "" {
+		return Verdict{}, nil // not running: start it, whatever the state says
+	}
 	return appliedAlready(env, PhaseReloaded)
 }
 
@@ -270,117 +272,4 @@ kill -0 "$pid" 2>/dev/null || { echo "the server's master (pid $pid) exited on r
 	default:
 		return "", fmt.Errorf("unknown reload method %q: gunicorn, touch, hup, systemctl or command", method)
 	}
-}
-
-// healthcheckStep fetches a URL on each host (or runs a command) until it
-// succeeds or time runs out, polling on the host itself: one command
-// however many tries. A failure after the switch makes the engine roll
-// every host back.
-type healthcheckStep struct{}
-
-func (healthcheckStep) AfterSwitch() {}
-
-func (healthcheckStep) Check(ctx context.Context, env *Env) (Verdict, error) {
-	return appliedAlready(env, PhaseHealthy)
-}
-
-func (healthcheckStep) Run(ctx context.Context, env *Env, found Verdict) error {
-	script, err := healthScript(env)
-	if err != nil {
-		return err
-	}
-	return applyStep(ctx, env, script, PhaseHealthy)
-}
-
-// Prober is a step that can ask a host's app what it serves: deploy
-// status uses the answer to tell the commit served.
-type Prober interface {
-	Step
-	// Probe is a script that prints the app's answer once; "" when the
-	// step has nothing to ask.
-	Probe(env *Env) string
-}
-
-func (healthcheckStep) Probe(env *Env) string {
-	if url, _ := env.With["url"].(string); url != "" {
-		return probeScript(env)
-	}
-	return ""
-}
-
-// probeScript asks once: the URL fetched on the host — with the Host
-// header of with.host, so Django's ALLOWED_HOSTS lets it through — or the
-// command.
-func probeScript(env *Env) string {
-	str := func(k string) string { s, _ := env.With[k].(string); return s }
-	switch {
-	case str("url") != "":
-		// Hosts have sh, not always curl: take what is there.
-		return fmt.Sprintf(`url=%[1]s
-host=%[3]s
-if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 ${host:+-H "Host: $host"} "$url"
-elif command -v wget >/dev/null 2>&1; then wget -q -T 5 ${host:+--header="Host: $host"} -O - "$url"
-else %[2]s -c 'import sys, urllib.request as u; r = u.Request(sys.argv[1], headers={"Host": sys.argv[2]} if sys.argv[2] else {}); sys.stdout.write(u.urlopen(r, timeout=5).read().decode())' "$url" "$host"
-fi`, q(str("url")), q(env.App.Python), q(str("host")))
-	case str("command") != "":
-		return str("command")
-	}
-	return ""
-}
-
-// healthInterval is how long the health check waits between tries.
-const healthInterval = "0.1"
-
-func healthScript(env *Env) (string, error) {
-	str := func(k string) string { s, _ := env.With[k].(string); return s }
-	timeout := 30 * time.Second
-	if s := str("timeout"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return "", fmt.Errorf("healthcheck: with.timeout %q is not a duration", s)
-		}
-		timeout = d
-	}
-	probe := probeScript(env)
-	if probe == "" {
-		return "", errors.New("healthcheck needs with.url (fetched on the host) or with.command")
-	}
-	failAfter := 3
-	if n, ok := env.With["fail_after"].(int64); ok && n > 0 {
-		failAfter = int(n)
-	}
-	secs := int((timeout + time.Second - 1) / time.Second)
-	// An answer that is an HTTP error (4xx, 5xx: the app is up and says
-	// no) fails the check after failAfter in a row, at once; a refused
-	// connection (the server restarting) is waited for until the timeout.
-	return fmt.Sprintf(`expect=%[1]s
-probe=%[2]s
-deadline=$(( $(date +%%s) + %[3]d ))
-n=0
-bad=0
-err=$(mktemp 2>/dev/null || echo "/tmp/deploy-health.$$")
-trap 'rm -f "$err"' EXIT
-while :; do
-  n=$((n + 1))
-  if body=$(sh -ec "$probe" 2>"$err"); then
-    case "$body" in
-      *"$expect"*) printf 'healthy after %%s attempt(s): %%s\n' "$n" "$(printf '%%s\n' "$body" | head -n 1 | cut -c1-120)"; exit 0 ;;
-    esac
-    bad=0
-    last="the answer \"$(printf '%%s\n' "$body" | head -n 1 | cut -c1-120)\" does not contain \"$expect\""
-  else
-    last=$(tail -n 1 "$err")
-    [ -n "$last" ] || last="the probe failed"
-    if grep -Eq '[Ee][Rr][Rr][Oo][Rr]:? [45][0-9][0-9]' "$err"; then bad=$((bad + 1)); else bad=0; fi
-    if [ "$bad" -ge %[6]d ]; then
-      echo "unhealthy: $bad error answers in a row ($n attempts): $last" >&2
-      exit 1
-    fi
-  fi
-  if [ "$(date +%%s)" -ge "$deadline" ]; then
-    echo "unhealthy after %[4]s ($n attempts): $last" >&2
-    exit 1
-  fi
-  sleep %[5]s 2>/dev/null || sleep 1
-done`, q(str("expect")), q(probe), secs, timeout, healthInterval, failAfter), nil
 }

@@ -109,6 +109,10 @@ func gunicornScript(env *Env, strategy Strategy) (string, error) {
 		return "", err
 	}
 	shared := strings.TrimSuffix(env.App.Path, "/") + "/shared"
+	tried := "no"
+	if st := env.Release; st != nil && st.Tried != "" && st.Tried == st.Current {
+		tried = "yes"
+	}
 	names := make([]string, 0, len(env.CmdEnv))
 	for k := range env.CmdEnv {
 		names = append(names, k)
@@ -179,7 +183,7 @@ preflight() {
 }
 pid=$(cat gunicorn.pid 2>/dev/null || true)
 have=$(cat gunicorn.python 2>/dev/null || true)
-if alive "$pid"; then preflight; fi
+if alive "$pid" && [ %[9]s != yes ]; then preflight; fi
 if ! alive "$pid"; then
   start gunicorn.pid
   echo "gunicorn started (pid $(cat gunicorn.pid), $workers workers, $py)"
@@ -209,5 +213,5 @@ else
   if ! alive "$pid"; then echo "gunicorn's master exited on reload: the release failed to boot" >&2; logtail; exit 1; fi
   echo "gunicorn reloaded (pid $pid): every worker replaced"
 fi`, q(shared), q(s.python), s.workers, s.timeout, envLines.String(),
-		gunicornConf(s, strategy.Dir(), shared), q(strategy.Dir()), q(s.wsgi)), nil
+		gunicornConf(s, strategy.Dir(), shared), q(strategy.Dir()), q(s.wsgi), tried), nil
 }

@@ -73,12 +73,19 @@ type HostState struct {
 	History       []Record  // recent transitions, oldest first
 	Releases      []Release // oldest first
 	Lock          string    // the lock's details when the host is locked
+	// ServerDown: the app server deploy runs (the reload method
+	// "gunicorn") is not running — stopped, crashed, or the host
+	// rebooted — though the state may say the release was reloaded.
+	ServerDown bool
 
 	// Prepared is the release this run made ready on the host, waiting
 	// for the switch; Start is the release `current` pointed at when the
 	// run began. Neither is read from the host.
 	Prepared string
 	Start    string
+	// Tried is the release that passed the pre-switch check in this run
+	// (PreSwitch): the reload need not try it again.
+	Tried string
 }
 
 // Switched updates the state after a switch recorded rec.
@@ -229,6 +236,9 @@ func readStateScript(root, current string) string {
 %[2]s
 echo "state $(cat "$p/.deploy/state" 2>/dev/null || true)"
 if [ -f "$p/.deploy/lock/info" ]; then echo "lock $(cat "$p/.deploy/lock/info")"; elif [ -d "$p/.deploy/lock" ]; then echo "lock (empty lock)"; fi
+if [ -f "$p/shared/gunicorn.conf.py" ]; then
+  if kill -0 "$(cat "$p/shared/gunicorn.pid" 2>/dev/null)" 2>/dev/null; then echo "server up"; else echo "server down"; fi
+fi
 if [ -f "$p/.deploy/state.log" ]; then tail -n 50 "$p/.deploy/state.log" | sed 's/^/log /'; fi
 if [ -d "$p/releases" ]; then
   for r in "$p"/releases/*; do
@@ -257,6 +267,8 @@ func parseState(root, out string) (*HostState, error) {
 			}
 		case "lock":
 			s.Lock = val
+		case "server":
+			s.ServerDown = val == "down"
 		case "log":
 			var r Record
 			if json.Unmarshal([]byte(val), &r) == nil {

@@ -224,6 +224,6 @@ func WithKeys(builtin string) []string {
 		"pull":          nil,
 		"migrate":       {"python", "settings", "always"},
 		"reload":        {"method", "path", "pid_file", "unit", "command", "always", "wsgi", "bind", "workers", "python"},
-		"healthcheck":   {"url", "command", "expect", "timeout", "always", "host", "fail_after"},
+		"healthcheck":   {"url", "command", "expect", "timeout", "always", "host", "fail_after", "status", "header"},
 	}[builtin]
 }

@@ -115,6 +115,10 @@ type Task struct {
 	Description string
 	Steps       []*Step
 	Pos         Position
+	// hooks are the tasks run around this one, by kind; hookPos where
+	// each is written.
+	hooks   map[HookKind][]string
+	hookPos map[HookKind][]Position
 }
 
 // StepKind says what a step does.

@@ -224,6 +224,25 @@ func (d *decoder) checkTaskSizes(df *Deployfile) {
 			// Each step of the callee is labelled "name[i] > " + its own label.
 			s.labels = satAdd(maxLabelBytes, s.labels, c.labels, satMul(maxLabelBytes, c.steps, label+3))
 		}
+		// Before and after hooks count as task calls, labelled
+		// "name.before[i] > ".
+		for _, kind := range []HookKind{HookBefore, HookAfter} {
+			for i, h := range t.hooks[kind] {
+				if df.Tasks[h] == nil || h == name {
+					continue
+				}
+				c := measure(h)
+				if c.over {
+					s.over = true
+				}
+				if c.depth+1 > s.depth {
+					s.depth, deepest = c.depth+1, &Step{Arg: h, Pos: t.hookPos[kind][i]}
+				}
+				label := len(name) + len(kind) + len(strconv.Itoa(i+1)) + 6
+				s.steps = satAdd(MaxTaskSteps, s.steps, c.steps)
+				s.labels = satAdd(maxLabelBytes, s.labels, c.labels, satMul(maxLabelBytes, c.steps, label))
+			}
+		}
 		if s.over {
 			return s
 		}
@@ -245,6 +264,22 @@ func (d *decoder) checkTaskSizes(df *Deployfile) {
 	}
 	for _, name := range df.TaskOrder {
 		measure(name)
+	}
+	// A run also expands the task's on_success and on_failure hooks.
+	for _, name := range df.TaskOrder {
+		s, t := sizes[name], df.Tasks[name]
+		total := s.steps
+		for _, kind := range []HookKind{HookOnSuccess, HookOnFailure} {
+			for _, h := range t.hooks[kind] {
+				if c := sizes[h]; c != nil && h != name {
+					total = satAdd(MaxTaskSteps, total, c.steps)
+				}
+			}
+		}
+		if !s.over && total > MaxTaskSteps {
+			d.errorAt(t.Pos, "hook fewer tasks, or smaller ones",
+				"task %s runs more than %s steps once its hooks are expanded", name, count(MaxTaskSteps))
+		}
 	}
 }
 

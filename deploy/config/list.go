@@ -21,6 +21,9 @@ type TaskSummary struct {
 	Description string        `json:"description,omitempty"`
 	Default     bool          `json:"default,omitempty"`
 	Steps       []StepSummary `json:"steps"`
+	// Hooks are the tasks run around it, by kind (before, after,
+	// on_success, on_failure).
+	Hooks map[HookKind][]string `json:"hooks,omitempty"`
 }
 
 // Modifiers describes the options set on a step, for listings: on web,
@@ -66,6 +69,12 @@ func (df *Deployfile) TaskSummaries() []TaskSummary {
 	for _, name := range df.TaskOrder {
 		t := df.Tasks[name]
 		ts := TaskSummary{Name: name, Description: t.Description, Default: name == df.App.DefaultTask, Steps: []StepSummary{}}
+		if len(t.hooks) > 0 {
+			ts.Hooks = map[HookKind][]string{}
+			for k, v := range t.hooks {
+				ts.Hooks[k] = slices.Clone(v)
+			}
+		}
 		for _, s := range t.Steps {
 			ts.Steps = append(ts.Steps, StepSummary{Kind: s.Kind, Arg: s.Arg, Name: s.Name, Modifiers: s.Modifiers()})
 		}

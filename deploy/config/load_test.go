@@ -36,7 +36,7 @@ func TestBadDeployfiles(t *testing.T) {
 		{"unknown-top-key.toml", []string{
 			`Deployfile:1:2: unknown key "aap" at the top level — did you mean "app"? (allowed keys are app, ssh, hosts, vars, tasks)`}},
 		{"unknown-task-key.toml", []string{
-			`Deployfile:2:1: unknown key "decription" in task test — did you mean "description"? (allowed keys are description, steps)`}},
+			`Deployfile:2:1: unknown key "decription" in task test — did you mean "description"? (allowed keys are description, steps, before, after, on_success, on_failure)`}},
 		{"unknown-step-key.toml", []string{
 			`Deployfile:6:21: unknown key "onn" in a step — did you mean "on"? (allowed keys are ` + stepKeysRun + `)`}},
 		{"unknown-step-key-array-table.toml", []string{
@@ -108,6 +108,13 @@ func TestBadDeployfiles(t *testing.T) {
 			`Deployfile:5:28: tasks.t.steps[3].name holds the control character tab (U+0009) — ` + oneLine}},
 		{"unknown-with-key.toml", []string{
 			`Deployfile:4:69: unknown key "pid_fiel" in the with table of builtin reload — did you mean "pid_file"? (allowed keys are method, path, pid_file, unit, command, always, wsgi, bind, workers, python)`}},
+		{"test-task-missing.toml", []string{
+			`Deployfile:4:22: the test step runs the task "test", which is not defined — add a [tasks.test] that runs your tests (steps = [{ local = "python3 manage.py test" }]), or name yours: with = { task = "NAME" }`,
+			`Deployfile:4:68: the test step runs task "unit", which is not defined — did you mean "units"? (tasks: deploy, units)`}},
+		{"bad-with-values.toml", []string{
+			`Deployfile:4:85: healthcheck: with.status 600 is not an HTTP status — write codes or classes, e.g. [200, 302] or "2xx"`,
+			`Deployfile:4:117: healthcheck: with.header "X Rev" is not a header to match — write "Name: value" (e.g. "Content-Type: text/html"; "X-Revision:" for any value)`,
+			`Deployfile:4:136: healthcheck: with.timeout "5" is not a duration — write it as "30s" or "2m"`}},
 		{"nan-in-with.toml", []string{
 			`Deployfile:4:98: tasks.t.steps[1].with.fail_after is NaN, not a number deploy can use — write a finite number`,
 			`Deployfile:4:113: tasks.t.steps[1].with.timeout is -Inf, not a number deploy can use — write a finite number`}},
@@ -174,7 +181,7 @@ func TestExampleContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := df.TaskOrder; !slices.Equal(got, []string{"test", "deploy", "maintenance", "bootstrap", "logs", "release"}) {
+	if got := df.TaskOrder; !slices.Equal(got, []string{"test", "deploy", "maintenance", "bootstrap", "logs", "release", "notify"}) {
 		t.Errorf("tasks in file order = %v", got)
 	}
 	if got := df.GroupOrder; !slices.Equal(got, []string{"web", "static", "staging", "prod"}) {
@@ -339,6 +346,13 @@ func TestResolve(t *testing.T) {
 		{"local", []string{"local"}, ""},
 		{"dbb", nil, `"dbb" is neither a group nor a host`},
 		{"db,,web", nil, "empty name"},
+		// Not in the file, written as a host: an ad-hoc host.
+		{"deploy@web9:2222", []string{"deploy@web9:2222"}, ""},
+		{"db,[::1]:22,10.0.0.7", []string{"db1.example.com", "[::1]:22", "10.0.0.7"}, ""},
+		{"web9.example.com,db", []string{"web9.example.com", "db1.example.com"}, ""},
+		{"x@-web9.example.com", nil, `bad host "x@-web9.example.com"`},
+		{"web9:99999", nil, "not a number from 1 to 65535"},
+		{"web9", nil, `"web9" is neither a group nor a host`},
 	}
 	for _, tt := range tests {
 		hosts, err := df.Resolve(tt.target)
@@ -351,6 +365,12 @@ func TestResolve(t *testing.T) {
 		if err != nil || !slices.Equal(names(hosts), tt.want) {
 			t.Errorf("Resolve(%q) = %v, %v; want %v", tt.target, names(hosts), err, tt.want)
 		}
+	}
+	if hs, err := df.ResolveHosts("web9,db"); err != nil || names(hs)[0] != "web9" || hs[0].Host != "web9" || names(hs)[1] != "db1.example.com" {
+		t.Errorf("ResolveHosts(web9,db) = %v, %v; want web9 (ad hoc), db1.example.com", names(hs), err)
+	}
+	if hs, err := df.Resolve("u@[::1]:2200"); err != nil || hs[0].HostSpec != (HostSpec{User: "u", Host: "::1", Port: 2200}) {
+		t.Errorf("Resolve(u@[::1]:2200) = %+v, %v", hs, err)
 	}
 	if h, _ := df.Host("[2001:db8::10]:22"); h.Host != "2001:db8::10" || h.Port != 22 {
 		t.Errorf("IPv6 host = %+v", h.HostSpec)

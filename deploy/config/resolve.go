@@ -50,8 +50,15 @@ func (df *Deployfile) groupIndex() *groupIndex {
 }
 
 // Resolve turns a target — a group, a host name, or a comma list of them —
-// into its hosts, each once, in order.
+// into its hosts, each once, in order. A part the Deployfile does not
+// name and that is written as a host (LooksLikeHostSpec: user@web1,
+// web1:2222, [::1]:22) is that host, reached with [ssh] and ssh_config.
 func (df *Deployfile) Resolve(target string) ([]*Host, error) {
+	return df.resolve(target, false)
+}
+
+// resolve is Resolve; anyHost takes every unknown part as a host.
+func (df *Deployfile) resolve(target string, anyHost bool) ([]*Host, error) {
 	var out []*Host
 	seen := map[string]bool{}
 	add := func(h *Host) {
@@ -74,6 +81,12 @@ func (df *Deployfile) Resolve(target string) ([]*Host, error) {
 			add(df.hosts[part])
 		case part == LocalHost:
 			add(&Host{Name: LocalHost, HostSpec: HostSpec{Host: LocalHost}})
+		case anyHost || LooksLikeHostSpec(part):
+			h, err := adHocHost(part)
+			if err != nil {
+				return nil, err
+			}
+			add(h)
 		default:
 			return nil, fmt.Errorf("%q is neither a group nor a host of %s — %s", part, df.File, df.TargetsFix(part))
 		}
@@ -92,7 +105,7 @@ func (df *Deployfile) Resolve(target string) ([]*Host, error) {
 func (df *Deployfile) TargetsFix(name string) string {
 	names := append(slices.Clone(df.GroupOrder), df.hostOrder...)
 	if len(names) == 0 {
-		return "define groups under [hosts]"
+		return "define groups under [hosts], or write a host as user@host[:port]"
 	}
 	if s := suggest(name, names); s != "" {
 		return fmt.Sprintf("did you mean %q? (groups: %s)", s, nameList(df.GroupOrder))

@@ -71,7 +71,8 @@ func (d *decoder) tasks(df *Deployfile, v any) {
 			continue
 		}
 		task := &Task{Name: name, Pos: d.idx.keyAt(p)}
-		d.checkKeys(p, t, "in task "+name, "description", "steps")
+		d.checkKeys(p, t, "in task "+name, "description", "steps", "before", "after", "on_success", "on_failure")
+		d.taskHooks(p, t, task)
 		if x, ok := t["description"]; ok {
 			task.Description, _ = d.str(child(p, "description"), x)
 		}
@@ -155,6 +156,13 @@ func (d *decoder) step(p []string, v any) *Step {
 				}
 				d.unknownKey(child(p, "with"), k, where, allowed)
 			}
+		}
+		for _, wp := range tasks.CheckWith(s.Arg, s.With) {
+			problem, fix, _ := strings.Cut(wp.Problem, ": write ")
+			if fix != "" {
+				fix = "write " + fix
+			}
+			d.valueError(child(p, "with", wp.Key), fix, "%s", problem)
 		}
 	}
 	if s.Kind == StepUpload && s.To == "" {

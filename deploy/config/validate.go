@@ -14,6 +14,7 @@ func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
 	d.checkGroups(df)
 	d.checkGroupSizes(df)
 	d.checkTaskRefs(df)
+	d.checkHooks(df)
 	d.checkTaskCycles(df)
 	d.checkTaskSizes(df)
 	if d.idx.hasValue([]string{"app", "default_task"}) {
@@ -110,6 +111,7 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 					d.valueError(append(p, "task"), df.knownTasksFix(s.Arg, d.suggest), "unknown task %q", s.Arg)
 				}
 			}
+			d.checkTestTask(df, s, p)
 			if s.On != "" {
 				if _, ok := df.Groups[s.On]; !ok {
 					d.valueError(append(p, "on"), df.knownGroupsFix(s.On, d.suggest), "unknown group %q", s.On)
@@ -119,14 +121,25 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 	}
 }
 
-// checkTaskCycles refuses tasks that call themselves, directly or not.
-func (d *decoder) checkTaskCycles(df *Deployfile) {
-	findCycles(df.TaskOrder,
-		func(t string) []*Step { return df.Tasks[t].Steps },
-		func(s *Step) (string, bool) { _, ok := df.Tasks[s.Arg]; return s.Arg, s.Kind == StepTask && ok },
-		func(s *Step, cycle []string) {
-			d.errorAt(s.Pos, "remove one of these task calls", "task call cycle: %s", strings.Join(cycle, " → "))
-		})
+// checkTestTask: the built-in test step runs a task of the file — "test",
+// or with.task — which must be there.
+func (d *decoder) checkTestTask(df *Deployfile, s *Step, p []string) {
+	if s.Kind != StepBuiltin || s.Arg != "test" {
+		return
+	}
+	name, named := s.With["task"].(string)
+	if !named {
+		name = "test"
+	}
+	if _, ok := df.Tasks[name]; ok || strings.Contains(name, "{{") {
+		return
+	}
+	if named {
+		d.valueError(append(p, "with", "task"), df.knownTasksFix(name, d.suggest), "the test step runs task %q, which is not defined", name)
+		return
+	}
+	d.valueError(append(p, "builtin"), `add a [tasks.test] that runs your tests (steps = [{ local = "python3 manage.py test" }]), or name yours: with = { task = "NAME" }`,
+		"the test step runs the task \"test\", which is not defined")
 }
 
 // checkVarRefs makes sure every {{name}} is defined somewhere — in [vars],

@@ -11,16 +11,17 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/deploy-tool/deploy/deploy"
 	"github.com/deploy-tool/deploy/deploy/config"
 )
 
 // The compact status block, for a run over more hosts than fit on the
 // terminal one line each:
 //
-//	step 3: migrate — 812 done, 180 running, 8 failed · 12.3s
+//	[3/8] migrate — 812 done, 180 running, 8 failed · 12.3s
 //	✗ failed: web17, web230, web512, web9 … and 4 more
-//	web4    ▸ step 3: migrate  12.3s
-//	web18   ▸ step 3: migrate  12.3s
+//	web4    ▸ [3/8] migrate  12.3s
+//	web18   ▸ [3/8] migrate  12.3s
 const (
 	perHostMax   = 10 // hosts shown one line each, at most
 	compactMax   = 6  // lines of the compact block, at most
@@ -46,7 +47,7 @@ func perHostLimit(height int) int { return min(perHostMax, height-reservedRows) 
 func compactLimit(height int) int { return max(1, min(compactMax, height-reservedRows)) }
 
 // liveCounts are the hosts of a run by state.
-type liveCounts struct{ done, running, failed, waiting int }
+type liveCounts struct{ done, running, failed, interrupted, waiting int }
 
 // compact is the compact block, at most limit lines: the counts, the
 // failed hosts (as many names as fit in width), then the hosts running
@@ -61,6 +62,8 @@ func (p *LivePrinter) compact(limit, width int) []string {
 		case s.done == "failed":
 			c.failed++
 			failed = append(failed, h)
+		case s.done == string(deploy.Interrupted):
+			c.interrupted++
 		case s.done != "":
 			c.done++
 		default:
@@ -82,10 +85,13 @@ func (p *LivePrinter) compact(limit, width int) []string {
 	return lines
 }
 
-// countsLine is "  step 3: migrate — 812 done, 180 running, 8 failed · 12.3s",
+// countsLine is "  [3/8] migrate — 812 done, 180 running, 8 failed · 12.3s",
 // the step's name shortened to fit in width.
 func (p *LivePrinter) countsLine(c liveCounts, width int) string {
 	counts := []string{fmt.Sprintf("%d done", c.done), fmt.Sprintf("%d running", c.running), fmt.Sprintf("%d failed", c.failed)}
+	if c.interrupted > 0 {
+		counts = append(counts, fmt.Sprintf("%d interrupted", c.interrupted))
+	}
 	if c.waiting > 0 {
 		counts = append(counts, fmt.Sprintf("%d waiting", c.waiting))
 	}

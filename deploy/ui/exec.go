@@ -11,11 +11,14 @@ import (
 // WriteExecSummary prints, for people, how many hosts succeeded and which
 // failed with what.
 func WriteExecSummary(w io.Writer, st Style, res deploy.ExecResult) {
-	failed := res.Failed()
-	ok := len(res.Hosts) - len(failed)
+	failed, stopped := res.Failed(), res.Interrupted()
+	ok := len(res.Hosts) - len(failed) - len(stopped)
 	line := st.Green(fmt.Sprintf("✓ %d ok", ok))
 	if len(failed) > 0 {
 		line += "  " + st.Red(fmt.Sprintf("✗ %d failed", len(failed)))
+	}
+	if len(stopped) > 0 {
+		line += "  " + st.Yellow(fmt.Sprintf("■ %d interrupted", len(stopped)))
 	}
 	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%s, %.2fs)", tasks.Plural(len(res.Hosts), "host"), res.Duration.Seconds())))
 	width := 0

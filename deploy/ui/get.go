@@ -80,6 +80,11 @@ func (p *GetTextPrinter) GetEvent(e deploy.GetEvent) {
 		if n := p.skipped[e.Host] - shownSkips; n > 0 {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+fmt.Sprintf("… and %d more skipped (--json lists them all)", n))
 		}
+		if e.Line == string(deploy.Interrupted) {
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Yellow("■ interrupted")+p.style.Faint(fmt.Sprintf(" after %.2fs, %s in place",
+				e.Duration, tasks.Plural(deref(e.Files), "file"))))
+			return
+		}
 		if e.Error != "" {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
 			return
@@ -111,11 +116,14 @@ func deref[T int | int64](p *T) T {
 // WriteGetSummary prints, for people, how many hosts succeeded, what was
 // fetched, and which hosts failed with what.
 func WriteGetSummary(w io.Writer, st Style, res deploy.GetResult) {
-	failed := res.Failed()
-	ok := len(res.Hosts) - len(failed)
+	failed, stopped := res.Failed(), res.Interrupted()
+	ok := len(res.Hosts) - len(failed) - len(stopped)
 	line := st.Green(fmt.Sprintf("✓ %d ok", ok))
 	if len(failed) > 0 {
 		line += "  " + st.Red(fmt.Sprintf("✗ %d failed", len(failed)))
+	}
+	if len(stopped) > 0 {
+		line += "  " + st.Yellow(fmt.Sprintf("■ %d interrupted", len(stopped)))
 	}
 	files, bytes := res.Totals()
 	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%s, %s, %s, %.2fs)", tasks.Plural(len(res.Hosts), "host"),

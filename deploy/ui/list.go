@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/deploy-tool/deploy/deploy/config"
@@ -41,6 +40,9 @@ func WriteTasks(w io.Writer, st Style, df *config.Deployfile, asJSON bool) error
 			rows = append(rows, []cell{plain(fmt.Sprintf("  %d.", j+1)), plain(what), {strings.Join(s.Modifiers, ", "), st.Faint}})
 		}
 		writeTable(w, rows)
+		if hooks := df.Tasks[t.Name].HookSummary(); len(hooks) > 0 {
+			fmt.Fprintln(w, st.Faint("  hooks: "+strings.Join(hooks, "; ")))
+		}
 	}
 	return nil
 }
@@ -52,67 +54,6 @@ func jsonLines[T any](w io.Writer, values []T) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// WriteHosts prints the hosts of a group, or every group and its hosts.
-func WriteHosts(w io.Writer, st Style, df *config.Deployfile, group string, asJSON bool) error {
-	if group != "" {
-		if _, ok := df.Groups[group]; !ok {
-			return fmt.Errorf("no group %q in %s — %s", group, df.File, df.TargetsFix(group))
-		}
-	}
-	if asJSON {
-		// One host a line, with its groups; every host once.
-		groups := df.GroupOrder
-		if group != "" {
-			groups = []string{group}
-		}
-		var hosts []config.HostSummary
-		seen := map[string]bool{}
-		for _, g := range groups {
-			for _, h := range df.HostSummaries(g) {
-				if !seen[h.Name] {
-					seen[h.Name] = true
-					hosts = append(hosts, h)
-				}
-			}
-		}
-		return jsonLines(w, hosts)
-	}
-	groups := df.GroupOrder
-	if group != "" {
-		groups = []string{group}
-	}
-	if len(groups) == 0 {
-		_, err := fmt.Fprintf(w, "%s defines no host groups: add them under [hosts]\n", df.File)
-		return err
-	}
-	rows := [][]cell{{{"GROUP", st.Faint}, {"NAME", st.Faint}, {"USER", st.Faint}, {"HOST", st.Faint}, {"PORT", st.Faint}}}
-	defaulted := false
-	for _, g := range groups {
-		hosts := df.HostSummaries(g)
-		if len(hosts) == 0 {
-			rows = append(rows, []cell{{g, st.Bold}, {"(no hosts)", st.Faint}})
-		}
-		for _, h := range hosts {
-			user, port := h.User, strconv.Itoa(h.Port)
-			if h.Host == config.LocalHost {
-				user, port = "(you)", "(no ssh)"
-			}
-			if user == "" {
-				user, defaulted = "-", true
-			}
-			if port == "0" {
-				port, defaulted = "-", true
-			}
-			rows = append(rows, []cell{{g, st.Bold}, plain(h.Name), plain(user), plain(h.Host), plain(port)})
-		}
-	}
-	writeTable(w, rows)
-	if defaulted {
-		fmt.Fprintln(w, st.Faint("-: from ~/.ssh/config, else your login name and port 22"))
 	}
 	return nil
 }

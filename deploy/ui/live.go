@@ -27,13 +27,14 @@ type LivePrinter struct {
 	size  func() (width, height int) // of the terminal
 
 	mu     sync.Mutex
+	closed bool // Clear was called: nothing is drawn any more
 	hosts  []string
 	state  map[string]*liveState
 	drawn  int // lines of the status block on the screen now
 	stop   chan struct{}
 	width  int
-	stepNo int
-	title  string    // what the run is on: "step 3: migrate"
+	steps  stepTracker
+	title  string    // what the run is on: "[3/8] migrate"
 	since  time.Time // when it started on it
 }
 
@@ -64,13 +65,13 @@ func (p *LivePrinter) Event(e deploy.Event) {
 			p.state[h] = &liveState{step: "running " + config.FirstLine(e.Command, 40), started: e.Time}
 		}
 		p.title, p.since = "running "+config.FirstLine(e.Command, 40), e.Time
+		p.steps.runStart(e)
 		if p.stop == nil {
 			p.stop = make(chan struct{})
 			go p.tick(p.stop)
 		}
 	case deploy.EventStepStart:
-		p.stepNo++
-		p.title, p.since = fmt.Sprintf("step %d: %s", p.stepNo, config.FirstLine(e.Command, 40)), e.Time
+		p.title, p.since = p.steps.start(e), e.Time
 		for _, h := range e.Hosts {
 			if _, ok := p.state[h]; !ok {
 				p.hosts = append(p.hosts, h)
@@ -86,6 +87,9 @@ func (p *LivePrinter) Event(e deploy.Event) {
 				if e.Error != "" {
 					s.done = "failed"
 				}
+				if e.Line == string(deploy.Interrupted) {
+					s.done = e.Line
+				}
 			}
 		}
 	case deploy.EventRunEnd:
@@ -97,6 +101,31 @@ func (p *LivePrinter) Event(e deploy.Event) {
 	}
 	p.inner.Event(e)
 	p.draw()
+}
+
+// Interject writes a line of its own to the terminal — the notice that
+// the run is being interrupted — above the status block: the block is
+// erased first and drawn again under it, so no stale line is left. The
+// line the cursor is on is cleared too: the terminal echoed ^C there.
+func (p *LivePrinter) Interject(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.erase()
+	io.WriteString(p.term, "\r\x1b[K"+line+"\n")
+	p.draw()
+}
+
+// Clear erases the status block for good: the program is about to exit
+// (a second Ctrl-C) and must leave no status line behind.
+func (p *LivePrinter) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.erase()
+	p.closed = true
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
 }
 
 func (p *LivePrinter) tick(stop chan struct{}) {
@@ -125,7 +154,7 @@ func (p *LivePrinter) erase() {
 }
 
 func (p *LivePrinter) draw() {
-	if len(p.hosts) == 0 {
+	if len(p.hosts) == 0 || p.closed {
 		return
 	}
 	width, height := p.size()
@@ -155,6 +184,8 @@ func (p *LivePrinter) hostLine(h string, width int) string {
 	switch {
 	case s == nil:
 		return line + p.st.Faint("waiting")
+	case s.done == string(deploy.Interrupted):
+		return line + p.st.Yellow("■ interrupted")
 	case s.done != "":
 		return line + p.st.Faint(s.done+", waiting for the others")
 	}

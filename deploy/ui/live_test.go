@@ -19,9 +19,9 @@ func TestLivePrinter(t *testing.T) {
 	p := NewLivePrinter(text, &term, Style{})
 	p.every = time.Hour // redraws come from events only, for a stable test
 	now := time.Now()
-	p.Event(deploy.Event{Time: now, Type: deploy.EventRunStart, Command: "deploy", Hosts: []string{"web1", "web2"}})
-	p.Event(deploy.Event{Time: now, Type: deploy.EventStepStart, Command: "migrate", Hosts: []string{"web1", "web2"}})
-	if !strings.Contains(term.String(), "web1  ▸ step 1: migrate") || !strings.Contains(term.String(), "web2  ▸ step 1: migrate") {
+	p.Event(deploy.Event{Time: now, Type: deploy.EventRunStart, Command: "deploy", Hosts: []string{"web1", "web2"}, Steps: 3})
+	p.Event(deploy.Event{Time: now, Type: deploy.EventStepStart, Step: 2, Command: "migrate", Hosts: []string{"web1", "web2"}})
+	if !strings.Contains(term.String(), "web1  ▸ [2/3] migrate") || !strings.Contains(term.String(), "web2  ▸ [2/3] migrate") {
 		t.Fatalf("status block:\n%q", term.String())
 	}
 	term.Reset()
@@ -78,8 +78,8 @@ func TestLivePrinterManyHosts(t *testing.T) {
 			p.size = func() (int, int) { return 64, height }
 			limit := max(1, min(6, height-4))
 			now := time.Now()
-			p.Event(deploy.Event{Time: now, Type: deploy.EventRunStart, Command: "deploy", Hosts: hosts})
-			p.Event(deploy.Event{Time: now, Type: deploy.EventStepStart, Command: "python manage.py migrate --noinput", Hosts: hosts})
+			p.Event(deploy.Event{Time: now, Type: deploy.EventRunStart, Command: "deploy", Hosts: hosts, Steps: 4})
+			p.Event(deploy.Event{Time: now, Type: deploy.EventStepStart, Step: 1, Command: "python manage.py migrate --noinput", Hosts: hosts})
 			for i, h := range hosts[:820] {
 				outcome := deploy.Changed
 				if i >= 812 {
@@ -105,7 +105,7 @@ func TestLivePrinterManyHosts(t *testing.T) {
 				}
 			}
 			last := blocks[len(blocks)-1]
-			if want := " — 812 done, 180 running, 8 failed · "; !strings.HasPrefix(last[0], "  step 1: python") || !strings.Contains(last[0], want) {
+			if want := " — 812 done, 180 running, 8 failed · "; !strings.HasPrefix(last[0], "  [1/4] python") || !strings.Contains(last[0], want) {
 				t.Errorf("counts line %q, want the step and %q", last[0], want)
 			}
 			if limit == 1 {
@@ -116,7 +116,7 @@ func TestLivePrinterManyHosts(t *testing.T) {
 				t.Errorf("failed line %q: want the first failed hosts named, the others counted, in 64 columns", last[1])
 			}
 			for _, l := range last[2:] {
-				if !strings.Contains(l, "▸ step 1: python") {
+				if !strings.Contains(l, "▸ [1/4] python") {
 					t.Errorf("line %q is not a running host's", l)
 				}
 			}
@@ -140,9 +140,9 @@ func TestLivePrinterFewHostsOneLineEach(t *testing.T) {
 	// Fewer rows than hosts: the compact block.
 	term.Reset()
 	p.size = func() (int, int) { return 80, 12 }
-	p.Event(deploy.Event{Time: now, Type: deploy.EventStepStart, Command: "migrate", Hosts: hosts})
+	p.Event(deploy.Event{Time: now, Type: deploy.EventStepStart, Step: 1, Command: "migrate", Hosts: hosts})
 	blocks, _ = drawnBlocks(t, term.String())
-	if got := blocks[len(blocks)-1]; len(got) > 6 || !strings.HasPrefix(got[0], "  step 1: migrate — 0 done, 10 running, 0 failed") {
+	if got := blocks[len(blocks)-1]; len(got) > 6 || !strings.HasPrefix(got[0], "  [1] migrate — 0 done, 10 running, 0 failed") {
 		t.Errorf("10 hosts on 12 rows: block %q, want the compact one", got)
 	}
 }

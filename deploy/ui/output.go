@@ -39,6 +39,7 @@ type TextPrinter struct {
 	style  Style
 	width  int // of the widest host name, to align the prefixes
 	colour map[string]*color.Color
+	steps  stepTracker
 }
 
 // hostColours cycle over the hosts of a run.
@@ -76,12 +77,16 @@ func (p *TextPrinter) Event(e deploy.Event) {
 		}
 		fmt.Fprintln(w, p.prefix(e.Host)+e.Line)
 	case deploy.EventHostEnd:
-		if e.Error != "" {
+		if e.Line == string(deploy.Interrupted) {
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Yellow("■ interrupted")+p.style.Faint(fmt.Sprintf(" after %.2fs", e.Duration)))
+		} else if e.Error != "" {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
 		}
+	case deploy.EventRunStart:
+		p.steps.runStart(e)
 	case deploy.EventStepStart:
-		fmt.Fprintf(p.out, "%s %s %s\n", p.style.Cyan("▸"), p.style.Bold(e.Command),
-			p.style.Faint(e.Line+" on "+strings.Join(e.Hosts, ", ")))
+		fmt.Fprintf(p.out, "%s %s  %s\n", p.style.Cyan("▸"), p.style.Bold(p.steps.start(e)),
+			p.style.Faint("on "+strings.Join(e.Hosts, ", ")))
 	case deploy.EventStepEnd:
 		switch deploy.Outcome(e.Line) {
 		case deploy.Failed:
@@ -92,6 +97,10 @@ func (p *TextPrinter) Event(e deploy.Event) {
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Green("✓")+p.style.Faint(fmt.Sprintf(" %.2fs", e.Duration)))
 		case deploy.WouldRun:
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Yellow("→ would run"))
+		case deploy.Unreachable:
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ unreachable"))
+		case deploy.Interrupted:
+			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Yellow("■ interrupted")+p.style.Faint(fmt.Sprintf(" after %.2fs", e.Duration)))
 		}
 	}
 }

@@ -45,6 +45,10 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				row = append(row, cell{"→ would run", st.Yellow})
 			case r.Outcome == deploy.Failed:
 				row = append(row, cell{fmt.Sprintf("✗ %.1fs", r.Duration.Seconds()), st.Red})
+			case r.Outcome == deploy.Unreachable:
+				row = append(row, cell{"✗ unreachable", st.Red})
+			case r.Outcome == deploy.Interrupted:
+				row = append(row, cell{fmt.Sprintf("■ interrupted %.1fs", r.Duration.Seconds()), st.Yellow})
 			default:
 				row = append(row, cell{"· not reached", st.Faint})
 			}
@@ -66,11 +70,16 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				fmt.Fprintf(w, "  %s on %s: %s\n", res.Steps[r.Step], r.Host, r.Reason)
 			}
 		}
+		writeUnreachable(w, st, res)
 		return
 	}
-	fmt.Fprintf(w, "\n%s %s, %s, %s, %s %s\n", st.Bold(res.Task+":"),
+	interrupted := ""
+	if res.Interrupted {
+		interrupted = st.Yellow(fmt.Sprintf("%d interrupted", counts[deploy.Interrupted])) + ", "
+	}
+	fmt.Fprintf(w, "\n%s %s, %s, %s, %s%s %s\n", st.Bold(res.Task+":"),
 		st.Green(fmt.Sprintf("%d changed", counts[deploy.Changed])), fmt.Sprintf("%d skipped", counts[deploy.Skipped]),
-		st.Red(fmt.Sprintf("%d failed", counts[deploy.Failed])), fmt.Sprintf("%d not reached", counts[deploy.NotReached]),
+		st.Red(fmt.Sprintf("%d failed", counts[deploy.Failed])), interrupted, fmt.Sprintf("%d not reached", counts[deploy.NotReached]),
 		st.Faint(fmt.Sprintf("(%.2fs)", res.Duration.Seconds())))
 	if c := res.Commit; c != nil {
 		line := "commit " + st.Bold(c.SHA[:min(7, len(c.SHA))])
@@ -90,9 +99,18 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				fmt.Fprintf(w, "  %s %s\n", st.Faint("|"), l)
 			}
 		}
-		fmt.Fprintln(w, "  No later step ran.")
+		if slices.ContainsFunc(res.Results, func(r deploy.StepResult) bool { return r.Step > f.Step && r.Outcome != deploy.NotReached }) {
+			fmt.Fprintln(w, "  No later step ran but the on_failure hooks'.")
+		} else {
+			fmt.Fprintln(w, "  No later step ran.")
+		}
+	} else if res.Interrupted {
+		writeInterrupted(w, st, res)
 	} else if counts[deploy.Changed] == 0 && counts[deploy.Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
+	}
+	for _, f := range res.HookFailures {
+		fmt.Fprintf(w, "%s hook step %d (%s) failed on %s: %s — the run's outcome stands\n", st.Yellow("!"), f.Step+1, res.Steps[f.Step], f.Host, f.Reason)
 	}
 	writeHostStates(w, st, res)
 	if res.JournalErr != nil {
