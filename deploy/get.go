@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -230,7 +232,7 @@ func (g *getHost) list(ctx context.Context, conns connector, opts GetOptions) {
 	g.listing, g.res.Err = f.List(ctx, opts.Path)
 	if g.listing != nil {
 		g.res.Dest = g.listing.Destination(g.res.Dir)
-		g.res.Skipped = g.listing.Skipped
+		g.res.Skipped = slices.Clone(g.listing.Skipped)
 	}
 }
 
@@ -283,11 +285,20 @@ func (g *getHost) fetch(ctx context.Context, opts GetOptions, pr GetPrinter) {
 		}
 		pr.GetEvent(ev)
 	}
+	// Counted as each file is in place, so that an interrupted fetch,
+	// which returns before its result is known, still says how many are.
+	var mu sync.Mutex
+	files, bytes := 0, int64(0)
 	fo := remote.FetchOptions{Force: opts.Force, File: func(local string, n int64) {
+		mu.Lock()
+		files, bytes = files+1, bytes+n
+		mu.Unlock()
 		pr.GetEvent(GetEvent{Time: time.Now(), Type: EventFile, Host: g.h.Name, Local: local, Bytes: &n})
 	}}
 	res, err := g.conn.Fetch(ctx, g.listing, g.res.Dir, fo)
-	g.res.Files, g.res.Bytes = res.Files, res.Bytes
+	mu.Lock()
+	g.res.Files, g.res.Bytes = files, bytes
+	mu.Unlock()
 	for _, s := range res.Unread {
 		g.res.Skipped = append(g.res.Skipped, s)
 		pr.GetEvent(GetEvent{Time: time.Now(), Type: EventSkip, Host: g.h.Name, Path: path.Join(g.listing.Path, s.Rel),

@@ -185,6 +185,9 @@ func fetchFile(ctx context.Context, src source, remotePath, local string, e Entr
 	if !e.ModTime.IsZero() {
 		_ = os.Chtimes(tmp.Name(), e.ModTime, e.ModTime)
 	}
+	if err := ctx.Err(); err != nil {
+		return n, err // interrupted: no file is placed after it
+	}
 	if err := place(tmp.Name(), local, force); err != nil {
 		return n, err
 	}
