@@ -34,7 +34,7 @@ func NewCmdGet(f *Factory, runF func(context.Context, *GetOptions) error) *cli.C
 		Description: "TARGET is as for exec: a group, a host, user@host:port, or a comma list; -H takes hosts only.\n" +
 			"REMOTE_PATH is a file or a directory (copied whole); ~/ is the login user's home, and a relative\n" +
 			"path is under it. It lands in LOCAL_DIR (default .), or with several hosts in LOCAL_DIR/HOST/.\n" +
-			"An existing file is never replaced without --force, and then nothing is written.\n" +
+			"Without --force an existing file is never replaced: when one is in the way, nothing is written.\n" +
 			"Links under REMOTE_PATH are not followed; modes are kept, without setuid and setgid.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Usage: "replace files that exist in LOCAL_DIR"},
