@@ -51,5 +51,6 @@ func releasesRun(ctx context.Context, opts *ReleasesOptions) error {
 	if err != nil {
 		return err
 	}
+	_ = rememberReleases("", df, opts.Target, t.Hosts, list) // for completing rollback --to; a cache only
 	return ui.WriteReleases(opts.IO.Out, opts.Style(), t.Hosts, list, opts.JSON)
 }

@@ -95,7 +95,7 @@ func TestRunFunctions(t *testing.T) {
 		{"version", func() error { return versionRun(context.Background(), &VersionOptions{IO: ios, Version: "v1.2.3"}) },
 			"deploy v1.2.3 go", ""},
 		{"completion zsh", func() error { return completionRun(context.Background(), &CompletionOptions{IO: ios, Shell: "zsh"}) },
-			"bashcompinit", ""},
+			"compdef _deploy deploy", ""},
 		{"completion tcsh", func() error { return completionRun(context.Background(), &CompletionOptions{IO: ios, Shell: "tcsh"}) },
 			"", "name a shell"},
 		{"help of no command", func() error {

@@ -175,6 +175,7 @@ func newApp(f *Factory) *cli.App {
 			NewCmdUnlock(f, nil),
 			NewCmdHook(f),
 			NewCmdExec(f, nil),
+			NewCmdGet(f, nil),
 			NewCmdCheck(f, nil),
 			NewCmdInit(f, nil),
 			NewCmdVersion(f, nil),

@@ -100,3 +100,78 @@ func (s sftpFS) WriteFile(dest string, r io.Reader, mode fs.FileMode) error {
 	}
 	return err
 }
+
+var _ Fetcher = (*sshConn)(nil)
+
+// List lists src on the host over SFTP; "~/" is the login user's home.
+func (c *sshConn) List(ctx context.Context, src string) (*Listing, error) {
+	return withSFTP(ctx, c, "list", func(client *sftp.Client) (*Listing, error) {
+		return listTree(ctx, sftpSource{client}, src, HomeRelative(src))
+	})
+}
+
+// Fetch copies what List found into dir, over SFTP.
+func (c *sshConn) Fetch(ctx context.Context, l *Listing, dir string, opts FetchOptions) (FetchResult, error) {
+	return withSFTP(ctx, c, "fetch", func(client *sftp.Client) (FetchResult, error) {
+		return fetchTree(ctx, sftpSource{client}, l, dir, opts)
+	})
+}
+
+type sftpResult[T any] struct {
+	v   T
+	err error
+}
+
+// withSFTP runs fn with an SFTP client on the host's connection, in a
+// session slot. As for Upload, fn runs in a goroutine: once ctx ends the
+// client is closed, which fails fn's requests at once, and withSFTP
+// returns within cancelWait whatever the host does.
+func withSFTP[T any](ctx context.Context, c *sshConn, op string, fn func(*sftp.Client) (T, error)) (T, error) {
+	var zero T
+	pc, err := c.live(ctx)
+	if err != nil {
+		return zero, fmt.Errorf("%s on %s: %w", op, c.name, err)
+	}
+	release, err := c.session(ctx, pc)
+	if err != nil {
+		return zero, fmt.Errorf("%s on %s: waiting for a session: %w", op, c.name, err)
+	}
+	result := make(chan sftpResult[T], 1)
+	go func() {
+		defer release()
+		client, err := sftp.NewClient(pc.sshClient())
+		if err != nil {
+			result <- sftpResult[T]{zero, fmt.Errorf("sftp on %s: %w", c.name, err)}
+			return
+		}
+		defer client.Close()
+		stop := context.AfterFunc(ctx, func() { client.Close() })
+		defer stop()
+		v, err := fn(client)
+		result <- sftpResult[T]{v, err}
+	}()
+	select {
+	case r := <-result:
+		if r.err != nil && ctx.Err() != nil {
+			return r.v, c.ended(ctx, op)
+		}
+		return r.v, r.err // the caller names the host
+	case <-ctx.Done():
+	}
+	select {
+	case r := <-result:
+		return r.v, c.ended(ctx, op)
+	case <-time.After(cancelWait):
+	}
+	return zero, c.ended(ctx, op)
+}
+
+// sftpSource reads the host's files for List and Fetch. Paths are as
+// SFTP takes them: relative ones are under the login user's home.
+type sftpSource struct{ c *sftp.Client }
+
+func (s sftpSource) Stat(p string) (fs.FileInfo, error)      { return s.c.Stat(p) }
+func (s sftpSource) Lstat(p string) (fs.FileInfo, error)     { return s.c.Lstat(p) }
+func (s sftpSource) ReadDir(p string) ([]fs.FileInfo, error) { return s.c.ReadDir(p) }
+func (s sftpSource) RealPath(p string) (string, error)       { return s.c.RealPath(p) }
+func (s sftpSource) Open(p string) (io.ReadCloser, error)    { return s.c.Open(p) }
