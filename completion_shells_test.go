@@ -292,9 +292,12 @@ func TestCompletionZshInteractive(t *testing.T) {
 		"deploy rollback web --": "--to",
 		"deploy run ":            "group of 2 host(s)",
 	} {
-		out := ansi.ReplaceAllString(shell(t, dir, env, "zsh", "-f", driver, script, line), "")
-		if !strings.Contains(out, want) {
-			t.Errorf("zsh %q: the terminal lacks %q:\n%q", line, want, out)
-		}
+		t.Run(line, func(t *testing.T) {
+			t.Parallel() // each waits 1.5 s for the terminal
+			out := ansi.ReplaceAllString(shell(t, dir, env, "zsh", "-f", driver, script, line), "")
+			if !strings.Contains(out, want) {
+				t.Errorf("zsh %q: the terminal lacks %q:\n%q", line, want, out)
+			}
+		})
 	}
 }

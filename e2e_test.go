@@ -297,7 +297,8 @@ func (sb *superbook) journal(t *testing.T, host string) string {
 // A migration that fails: the run stops before the switch; every host
 // keeps its release and serves the old commit; the lock is given back and
 // the journal says so.
-func TestSuperbookBrokenMigration(t *testing.T) {
+func TestSlowSuperbookBrokenMigration(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
@@ -365,7 +366,8 @@ func TestSuperbookFailingHealthCheck(t *testing.T) {
 
 // Four deploys with keep_releases = 3, then a rollback: the previous
 // commit is served again, and pruning kept the right releases.
-func TestSuperbookRollbackAndPrune(t *testing.T) {
+func TestSlowSuperbookRollbackAndPrune(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	var shas []string
@@ -420,7 +422,8 @@ func TestSuperbookRollbackAndPrune(t *testing.T) {
 
 // A new migration and one changed CSS file: only the changed static files
 // travel, the migration is applied once, and the new commit is served.
-func TestSuperbookMigrationAndStatic(t *testing.T) {
+func TestSlowSuperbookMigrationAndStatic(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
@@ -459,7 +462,8 @@ class Migration(migrations.Migration):
 // The static host's sshd dies mid-run: the run stops before any switch,
 // the web hosts keep their release and serve the old commit, and their
 // locks are given back.
-func TestSuperbookStaticHostDies(t *testing.T) {
+func TestSlowSuperbookStaticHostDies(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
@@ -498,7 +502,8 @@ func TestSuperbookStaticHostDies(t *testing.T) {
 
 // [app] build runs when its inputs change, not otherwise; each release
 // links the build of its inputs.
-func TestSuperbookBuild(t *testing.T) {
+func TestSlowSuperbookBuild(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	count := func() int {
@@ -529,7 +534,8 @@ func TestSuperbookBuild(t *testing.T) {
 
 // strategy = "inplace": the book's literal step, a git work tree at
 // {path} reset to the deploy SHA.
-func TestSuperbookInPlace(t *testing.T) {
+func TestSlowSuperbookInPlace(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	df := filepath.Join(sb.work, "Deployfile")

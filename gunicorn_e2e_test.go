@@ -195,7 +195,8 @@ func bootFailureRollsBack(t *testing.T, sb *superbook, sha1 string) {
 // The reload method "hup" with gunicorn started by the sample's own
 // command: the reload returns once every worker of before the HUP has
 // exited, with the same master, so the new release answers at once.
-func TestHUPMethodWaitsForNewWorkers(t *testing.T) {
+func TestSlowHUPMethodWaitsForNewWorkers(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1")
 	sb.deploy(t, 0) // gunicorn started by the reload command

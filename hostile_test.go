@@ -78,7 +78,8 @@ func runSafely(args ...string) (code int, stdout, stderr string) {
 // Every value of testdata/hostile, in every place: deploy check, and
 // where it accepts the file a real run against sshd. Nothing panics,
 // nothing executes, the exit status is 0, 1 or 2.
-func TestHostileCorpus(t *testing.T) {
+func TestSlowHostileCorpus(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	files, _ := filepath.Glob("testdata/hostile/*.json")
 	if len(files) < 30 {
