@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploy-tool/deploy/deploy/config"
+	"github.com/deploy-tool/deploy/tasks"
 )
 
 // The completion engine: from the words typed after `deploy` (the last
@@ -247,7 +248,7 @@ func completeFlagValue(st completionState, f cli.Flag, cur string, loadDF func()
 		}
 		var cands []candidate
 		for _, r := range cachedReleases("", st.file, st.args[0]) {
-			desc := fmt.Sprintf("%s on %d host(s)", shortCommit(r.SHA), r.Hosts)
+			desc := fmt.Sprintf("%s on %s", shortCommit(r.SHA), tasks.Plural(r.Hosts, "host"))
 			if r.Current > 0 {
 				desc += ", current"
 			}
@@ -297,7 +298,7 @@ func groupCandidates(df *config.Deployfile) []candidate {
 	for _, g := range df.GroupOrder {
 		desc := "group"
 		if hosts, err := df.Resolve(g); err == nil {
-			desc = fmt.Sprintf("group of %d host(s)", len(hosts))
+			desc = "group of " + tasks.Plural(len(hosts), "host")
 		}
 		cands = append(cands, candidate{g, desc})
 	}

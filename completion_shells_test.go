@@ -290,7 +290,7 @@ func TestCompletionZshInteractive(t *testing.T) {
 		"deploy run pr":          "deploy run prod ",
 		"deploy plan web m":      "deploy plan web migrate ",
 		"deploy rollback web --": "--to",
-		"deploy run ":            "group of 2 host(s)",
+		"deploy run ":            "group of 2 hosts",
 	} {
 		t.Run(line, func(t *testing.T) {
 			t.Parallel() // each waits 1.5 s for the terminal
