@@ -58,22 +58,19 @@ type ExecResult struct {
 }
 
 // Failed are the hosts where the command failed.
-func (r ExecResult) Failed() []HostResult {
-	var out []HostResult
-	for _, h := range r.Hosts {
-		if h.Failed() {
-			out = append(out, h)
-		}
-	}
-	return out
-}
+func (r ExecResult) Failed() []HostResult { return where(r.Hosts, HostResult.Failed) }
 
 // Interrupted are the hosts whose command the interrupt stopped.
 func (r ExecResult) Interrupted() []HostResult {
-	var out []HostResult
-	for _, h := range r.Hosts {
-		if h.Interrupted {
-			out = append(out, h)
+	return where(r.Hosts, func(h HostResult) bool { return h.Interrupted })
+}
+
+// where are the xs that keep says to keep, in order.
+func where[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
 		}
 	}
 	return out

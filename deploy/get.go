@@ -78,25 +78,11 @@ type GetResult struct {
 }
 
 // Failed are the hosts where the get failed.
-func (r GetResult) Failed() []GetHost {
-	var out []GetHost
-	for _, h := range r.Hosts {
-		if h.Failed() {
-			out = append(out, h)
-		}
-	}
-	return out
-}
+func (r GetResult) Failed() []GetHost { return where(r.Hosts, GetHost.Failed) }
 
 // Interrupted are the hosts the interrupt stopped.
 func (r GetResult) Interrupted() []GetHost {
-	var out []GetHost
-	for _, h := range r.Hosts {
-		if h.Interrupted {
-			out = append(out, h)
-		}
-	}
-	return out
+	return where(r.Hosts, func(h GetHost) bool { return h.Interrupted })
 }
 
 // Totals are the files and bytes fetched from every host.

@@ -332,7 +332,7 @@ func uploadSummary(changed []string, dir string, total int) string {
 			size += st.Size()
 		}
 	}
-	s := fmt.Sprintf("uploaded %s (%s)", Plural(len(changed), "file"), humanSize(size))
+	s := fmt.Sprintf("uploaded %s (%s)", Plural(len(changed), "file"), HumanSize(size))
 	if len(changed) <= 5 {
 		s += ": " + strings.Join(changed, ", ")
 	}
@@ -350,15 +350,17 @@ func Plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// humanSize is a byte count for people: 512 B, 12.4 KB, 3.1 MB.
-func humanSize(n int64) string {
+// HumanSize is a byte count for people: 512 B, 1.5 kB, 2.0 MB, 3.1 GB.
+func HumanSize(n int64) string {
 	switch {
 	case n < 1000:
 		return fmt.Sprintf("%d B", n)
 	case n < 1000*1000:
-		return fmt.Sprintf("%.1f KB", float64(n)/1000)
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1000/1000)
+	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }
 
 func copyFile(src, dst string) error {

@@ -19,8 +19,8 @@ func TestUploadSummary(t *testing.T) {
 		want    string
 	}{
 		{[]string{"b.js"}, 1, "uploaded 1 file (10 B): b.js"},
-		{[]string{"a.css", "b.js"}, 50, "uploaded 2 files (1.5 KB): a.css, b.js; 48 unchanged"},
-		{many, 6, "uploaded 6 files (1.5 KB)"},
+		{[]string{"a.css", "b.js"}, 50, "uploaded 2 files (1.5 kB): a.css, b.js; 48 unchanged"},
+		{many, 6, "uploaded 6 files (1.5 kB)"},
 	} {
 		if got := uploadSummary(tt.changed, dir, tt.total); got != tt.want {
 			t.Errorf("%v of %d: %q, want %q", tt.changed, tt.total, got, tt.want)

@@ -14,21 +14,14 @@ import (
 )
 
 // GetJSONPrinter writes each event of a get as one line of JSON.
-type GetJSONPrinter struct {
-	mu  sync.Mutex
-	enc *json.Encoder
-}
+type GetJSONPrinter struct{ lines jsonEncoder }
 
 // NewGetJSONPrinter writes events to w.
 func NewGetJSONPrinter(w io.Writer) *GetJSONPrinter {
-	return &GetJSONPrinter{enc: json.NewEncoder(w)}
+	return &GetJSONPrinter{jsonEncoder{enc: json.NewEncoder(w)}}
 }
 
-func (p *GetJSONPrinter) GetEvent(e deploy.GetEvent) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = p.enc.Encode(e)
-}
+func (p *GetJSONPrinter) GetEvent(e deploy.GetEvent) { p.lines.write(e) }
 
 // GetTextPrinter prints a get for people: a line per host when it is done
 // (on out, or errOut when it failed) and each thing skipped (on errOut),
@@ -74,7 +67,7 @@ func (p *GetTextPrinter) GetEvent(e deploy.GetEvent) {
 		fmt.Fprintln(p.errOut, p.prefix(e.Host)+text)
 	case deploy.EventFile:
 		if p.verbose {
-			fmt.Fprintln(p.out, p.prefix(e.Host)+fmt.Sprintf("%s (%s)", e.Local, HumanBytes(deref(e.Bytes))))
+			fmt.Fprintln(p.out, p.prefix(e.Host)+fmt.Sprintf("%s (%s)", e.Local, tasks.HumanSize(deref(e.Bytes))))
 		}
 	case deploy.EventHostEnd:
 		if n := p.skipped[e.Host] - shownSkips; n > 0 {
@@ -89,7 +82,7 @@ func (p *GetTextPrinter) GetEvent(e deploy.GetEvent) {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Red("✗ "+e.Error))
 			return
 		}
-		line := fmt.Sprintf("✓ %s, %s → %s", tasks.Plural(deref(e.Files), "file"), HumanBytes(deref(e.Bytes)), e.Local)
+		line := fmt.Sprintf("✓ %s, %s → %s", tasks.Plural(deref(e.Files), "file"), tasks.HumanSize(deref(e.Bytes)), e.Local)
 		if n := deref(e.Skipped); n > 0 {
 			line += p.style.Faint(fmt.Sprintf(" (%d skipped)", n))
 		}
@@ -117,17 +110,10 @@ func deref[T int | int64](p *T) T {
 // fetched, and which hosts failed with what.
 func WriteGetSummary(w io.Writer, st Style, res deploy.GetResult) {
 	failed, stopped := res.Failed(), res.Interrupted()
-	ok := len(res.Hosts) - len(failed) - len(stopped)
-	line := st.Green(fmt.Sprintf("✓ %d ok", ok))
-	if len(failed) > 0 {
-		line += "  " + st.Red(fmt.Sprintf("✗ %d failed", len(failed)))
-	}
-	if len(stopped) > 0 {
-		line += "  " + st.Yellow(fmt.Sprintf("■ %d interrupted", len(stopped)))
-	}
+	line := hostCounts(st, len(res.Hosts), len(failed), len(stopped))
 	files, bytes := res.Totals()
 	fmt.Fprintf(w, "%s  %s\n", line, st.Faint(fmt.Sprintf("(%s, %s, %s, %.2fs)", tasks.Plural(len(res.Hosts), "host"),
-		tasks.Plural(files, "file"), HumanBytes(bytes), res.Duration.Seconds())))
+		tasks.Plural(files, "file"), tasks.HumanSize(bytes), res.Duration.Seconds())))
 	width := 0
 	for _, f := range failed {
 		width = max(width, len(f.Host))
@@ -135,17 +121,4 @@ func WriteGetSummary(w io.Writer, st Style, res deploy.GetResult) {
 	for _, f := range failed {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, f.Host, f.Problem())
 	}
-}
-
-// HumanBytes is a size for people: 512 B, 1.5 kB, 2.0 MB, 3.1 GB.
-func HumanBytes(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1000*1000*1000:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }

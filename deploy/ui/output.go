@@ -12,22 +12,27 @@ import (
 	"github.com/deploy-tool/deploy/deploy"
 )
 
-// JSONPrinter writes each event as one line of JSON.
-type JSONPrinter struct {
+// jsonEncoder writes values as lines of JSON, one at a time.
+type jsonEncoder struct {
 	mu  sync.Mutex
 	enc *json.Encoder
 }
 
-// NewJSONPrinter writes events to w.
-func NewJSONPrinter(w io.Writer) *JSONPrinter {
-	return &JSONPrinter{enc: json.NewEncoder(w)}
+func (j *jsonEncoder) write(v any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.enc.Encode(v)
 }
 
-func (p *JSONPrinter) Event(e deploy.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = p.enc.Encode(e)
+// JSONPrinter writes each event as one line of JSON.
+type JSONPrinter struct{ lines jsonEncoder }
+
+// NewJSONPrinter writes events to w.
+func NewJSONPrinter(w io.Writer) *JSONPrinter {
+	return &JSONPrinter{jsonEncoder{enc: json.NewEncoder(w)}}
 }
+
+func (p *JSONPrinter) Event(e deploy.Event) { p.lines.write(e) }
 
 // TextPrinter writes output lines prefixed by their host, one whole line
 // at a time; stdout lines to out, stderr lines to errOut. On a terminal
