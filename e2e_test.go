@@ -180,9 +180,13 @@ func (sb *superbook) releases(t *testing.T, host string) []string {
 func TestSuperbookDeploy(t *testing.T) {
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
-	code, out, errOut := runCLI(t, append(sb.flags, "prod")...)
+	code, out, errOut := runCLI(t, append(sb.flags, "-v", "prod")...)
 	if code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// -v: sync-static names each file it uploads, after its summary line.
+	if !regexp.MustCompile(`static1 \|\s+books/site\.[0-9a-f]{12}\.css \([0-9.]+ (B|kB)\)`).MatchString(out) {
+		t.Errorf("with -v, sync-static does not list its files:\n%s", out)
 	}
 	sha := mustSh(t, sb.work, "git", "rev-parse", "HEAD")
 	if mustSh(t, "/", "git", "--git-dir", sb.central, "rev-parse", "main") != sha {

@@ -248,6 +248,7 @@ func (s *Session) Runner(t *Target, pr deploy.Printer) *deploy.Runner {
 		DryRun:    s.DryRun,
 		Builtins:  tasks.Builtins(),
 		OnSecrets: s.onSecrets(),
+		Verbose:   s.Verbose,
 	}
 }
 

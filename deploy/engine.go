@@ -114,6 +114,8 @@ type Runner struct {
 	// OnSecrets, when set, is given every form of the run's secrets
 	// before any command is sent, so that what -v traces masks them too.
 	OnSecrets func(forms []string)
+	// Verbose (-v): the steps say more (sync-static lists each file).
+	Verbose bool
 
 	// rel is every host's release state during the run; rollbackTo the
 	// release each host goes back to in a rollback.

@@ -186,7 +186,7 @@ func (r *Runner) envFor(conn remote.Conn, name string, onHost bool, hc *hostCmd,
 	}
 	stdout, stderr := stream("stdout", nil), stream("stderr", tail)
 	env = &tasks.Env{Conn: conn, Host: name, Vars: hc.scope.Vars(), With: hc.with, Stdout: stdout, Stderr: stderr,
-		CmdEnv: hc.env, State: r.State, App: r.appFor(hc.scope, hc.builds), Laptop: r.Laptop}
+		CmdEnv: hc.env, State: r.State, App: r.appFor(hc.scope, hc.builds), Laptop: r.Laptop, Verbose: r.Verbose}
 	if hr := r.rel.get(name); hr != nil && onHost {
 		env.Strategy, env.Release = tasks.NewStrategy(env.App), hr.st
 	}

@@ -319,6 +319,13 @@ func (s syncStaticStep) Run(ctx context.Context, env *Env, found Verdict) error 
 		return err
 	}
 	fmt.Fprintln(env.Stdout, uploadSummary(changed, dir, diff.total))
+	if env.Verbose {
+		for _, p := range changed {
+			if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
+				fmt.Fprintf(env.Stdout, "  %s (%s)\n", p, HumanSize(st.Size()))
+			}
+		}
+	}
 	return nil
 }
 

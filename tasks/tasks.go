@@ -44,6 +44,8 @@ type Env struct {
 	Release  *HostState
 	// Laptop is set for the steps that run on this machine.
 	Laptop *Laptop
+	// Verbose (-v): say more — sync-static lists each file it uploads.
+	Verbose bool
 }
 
 // Laptop is what the steps that work on this machine's repository need.
