@@ -146,3 +146,23 @@ func TestLivePrinterFewHostsOneLineEach(t *testing.T) {
 		t.Errorf("10 hosts on 12 rows: block %q, want the compact one", got)
 	}
 }
+
+func TestHostList(t *testing.T) {
+	many := make([]string, 1000)
+	for i := range many {
+		many[i] = fmt.Sprintf("web%d", i+1)
+	}
+	for _, c := range []struct {
+		hosts []string
+		want  string
+	}{
+		{[]string{"web1"}, "web1"},
+		{many[:8], "web1, web2, web3, web4, web5, web6, web7, web8"},
+		{many[:9], "web1, web2, web3, web4, web5, web6, web7 and 2 more"},
+		{many, "web1, web2, web3, web4, web5, web6, web7 and 993 more"},
+	} {
+		if got := hostList(c.hosts); got != c.want {
+			t.Errorf("%d hosts: %q, want %q", len(c.hosts), got, c.want)
+		}
+	}
+}

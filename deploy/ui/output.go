@@ -91,7 +91,7 @@ func (p *TextPrinter) Event(e deploy.Event) {
 		p.steps.runStart(e)
 	case deploy.EventStepStart:
 		fmt.Fprintf(p.out, "%s %s  %s\n", p.style.Cyan("▸"), p.style.Bold(p.steps.start(e)),
-			p.style.Faint("on "+strings.Join(e.Hosts, ", ")))
+			p.style.Faint("on "+hostList(e.Hosts)))
 	case deploy.EventStepEnd:
 		switch deploy.Outcome(e.Line) {
 		case deploy.Failed:
@@ -108,4 +108,15 @@ func (p *TextPrinter) Event(e deploy.Event) {
 			fmt.Fprintln(p.errOut, p.prefix(e.Host)+p.style.Yellow("■ interrupted")+p.style.Faint(fmt.Sprintf(" after %.2fs", e.Duration)))
 		}
 	}
+}
+
+// hostList names the hosts of a step for its header: all of them while
+// they are few, else the first ones and how many more — a step on 1,000
+// hosts has a header of one line.
+func hostList(hosts []string) string {
+	const shown = 8
+	if len(hosts) <= shown {
+		return strings.Join(hosts, ", ")
+	}
+	return strings.Join(hosts[:shown-1], ", ") + fmt.Sprintf(" and %d more", len(hosts)-shown+1)
 }
