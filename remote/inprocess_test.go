@@ -5,6 +5,8 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +95,50 @@ func TestKeepaliveDropsHungHost(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the command hung with its host")
+	}
+}
+
+// ssh_config's ServerAliveInterval and ServerAliveCountMax for a host win
+// over the pool's default: one missed keepalive a second drops it, while
+// the default (an hour here) would have hung the command.
+func TestServerAliveFromSSHConfig(t *testing.T) {
+	env := sshtest.New(t)
+	srv := env.StartInProcess(t, "hung")
+	srv.IgnoreKeepalives = true
+	base, err := os.ReadFile(env.SSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "ssh_config")
+	writeFile(t, config, "Host hung\n  ServerAliveInterval 1\n  ServerAliveCountMax 1\n"+string(base), 0o644)
+	opts := env.Options()
+	opts.ConfigFile = config
+	opts.KeepaliveInterval = time.Hour
+	conn, err := newPool(t, opts).Dial(context.Background(), remote.Target{Host: "hung"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- conn.Run(context.Background(), &remote.Cmd{Script: "sleep 30"}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a command on a hung host succeeded")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ServerAliveInterval 1 from ssh_config was not used: the command hung with its host")
+	}
+}
+
+func TestServerAliveBadValues(t *testing.T) {
+	for _, line := range []string{"ServerAliveInterval x", "ServerAliveInterval -1", "ServerAliveCountMax 0", "ServerAliveCountMax many"} {
+		config := filepath.Join(t.TempDir(), "ssh_config")
+		writeFile(t, config, "Host h\n  "+line+"\n", 0o644)
+		p := newPool(t, remote.Options{ConfigFile: config, AgentSocket: "none"})
+		_, err := p.Dial(context.Background(), remote.Target{Host: "h"})
+		if err == nil || !strings.Contains(err.Error(), strings.Fields(line)[0]) {
+			t.Errorf("%s: %v, want an error naming it", line, err)
+		}
 	}
 }
 

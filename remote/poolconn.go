@@ -65,11 +65,19 @@ func closed[T any]() chan T {
 }
 
 // keepalive sends a keepalive@openssh.com request every interval and
-// closes a connection that misses three in a row, so a dead host fails its
-// commands instead of hanging them. Between requests a timer waits, not a
-// goroutine: a run over 1,000 hosts keeps 1,000 connections open.
-func (p *Pool) keepalive(pc *pooledClient) {
-	interval := p.opts.KeepaliveInterval
+// closes a connection that misses three in a row (ssh_config's
+// ServerAliveInterval and ServerAliveCountMax for the host, when set), so
+// a dead host fails its commands instead of hanging them. Between
+// requests a timer waits, not a goroutine: a run over 1,000 hosts keeps
+// 1,000 connections open.
+func (p *Pool) keepalive(pc *pooledClient, e *endpoint) {
+	interval, most := p.opts.KeepaliveInterval, 3
+	if e.keepalive != 0 {
+		interval = e.keepalive
+	}
+	if e.keepaliveMax > 0 {
+		most = e.keepaliveMax
+	}
 	if interval < 0 {
 		return
 	}
@@ -98,7 +106,7 @@ func (p *Pool) keepalive(pc *pooledClient) {
 		case <-pc.gone:
 			return
 		}
-		if missed >= 3 {
+		if missed >= most {
 			pc.conn.Close()
 			return
 		}

@@ -45,6 +45,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// KeepaliveInterval sends a keepalive this often and drops a
 	// connection that misses three; default 15s, negative disables.
+	// ssh_config's ServerAliveInterval and ServerAliveCountMax win for
+	// the hosts they name.
 	KeepaliveInterval time.Duration
 	// MaxHandshakes bounds the handshakes in flight in all, so a fleet
 	// of hundreds does not do hundreds of key exchanges at once; default
@@ -252,7 +254,7 @@ func (p *Pool) client(ctx context.Context, e *endpoint) (*pooledClient, error) {
 			chans = nil
 		}
 		pc.chans = newChannels(pc.conn, p.opts.ShellsAhead)
-		p.keepalive(pc)
+		p.keepalive(pc, e)
 		go p.serve(key, pc, chans, reqs)
 	}
 	close(pc.ready)

@@ -100,7 +100,11 @@ type endpoint struct {
 	knownHosts     []string
 	strict         string // StrictHostKeyChecking: yes, accept-new, no, ask
 	connectTime    time.Duration
-	keepalive      time.Duration
+	// keepalive is ssh_config's ServerAliveInterval (0: not set; -1: 0
+	// there, keepalives off) and keepaliveMax its ServerAliveCountMax (0:
+	// not set).
+	keepalive    time.Duration
+	keepaliveMax int
 	forwardAgent   bool // a connection for commands that use the forwarded agent
 }
 
@@ -164,6 +168,16 @@ func (c *sshConfig) resolve(t Target) (*endpoint, error) {
 			return nil, fmt.Errorf("ssh_config: ServerAliveInterval %q for %s is not a number of seconds", s, t.Host)
 		}
 		e.keepalive = time.Duration(n) * time.Second
+		if n == 0 {
+			e.keepalive = -1 // ServerAliveInterval 0: none, as ssh
+		}
+	}
+	if s := c.get(t.Host, "ServerAliveCountMax"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, fmt.Errorf("ssh_config: ServerAliveCountMax %q for %s is not a number from 1 to 1000", s, t.Host)
+		}
+		e.keepaliveMax = n
 	}
 	if pj := c.get(t.Host, "ProxyJump"); pj != "" && !strings.EqualFold(pj, "none") {
 		for _, hop := range strings.Split(pj, ",") {
