@@ -105,7 +105,7 @@ type endpoint struct {
 	// not set).
 	keepalive    time.Duration
 	keepaliveMax int
-	forwardAgent   bool // a connection for commands that use the forwarded agent
+	forwardAgent bool // a connection for commands that use the forwarded agent
 }
 
 func (e *endpoint) addr() string { return net.JoinHostPort(e.hostname, strconv.Itoa(e.port)) }
