@@ -261,6 +261,7 @@ fi
 		r.batch.take(h.Name, out.String())
 		st.Lock, st.Start = "", st.Current
 		r.rel.set(h.Name, &hostRelease{strategy: strategy, st: st})
+		r.State.StampAfter(st.Releases)
 		return nil
 	}
 	// The other hosts are dialled while the first is locked: their locks

@@ -88,7 +88,7 @@ type Release struct {
 // Time is when the release was built, from its name.
 func (r Release) Time() (time.Time, error) {
 	stamp, _, _ := strings.Cut(r.Name, "-")
-	return time.Parse("20060102T150405Z", stamp)
+	return time.Parse(stampLayout, stamp)
 }
 
 // RollbackTarget is the release a rollback of a host goes to: the one

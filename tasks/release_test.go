@@ -143,3 +143,27 @@ func TestNamesMatchRegistry(t *testing.T) {
 		}
 	}
 }
+
+// A release made a moment ago, or by a laptop whose clock is ahead: the
+// run's stamp is the second after it, so names sort as releases were made.
+func TestStampAfterExistingReleases(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, c := range []struct {
+		latest time.Time
+		want   time.Time
+	}{
+		{now.Add(-time.Hour), now},                        // older: the time now
+		{now, now.Add(time.Second)},                       // this second: the next
+		{now.Add(time.Minute), now.Add(61 * time.Second)}, // ahead: after it
+	} {
+		s := NewRunState("run")
+		s.StampAfter([]Release{{Name: "20200101T000000Z-aaaaaaa"}, {Name: c.latest.Format(stampLayout) + "-bbbbbbb"}, {Name: "junk"}})
+		got, want := s.Stamp(), c.want.Format(stampLayout)
+		if got != want && !(c.latest.Before(now) && got == now.Add(time.Second).Format(stampLayout)) { // the clock may tick
+			t.Errorf("latest %s: stamp %s, want %s", c.latest.Format(stampLayout), got, want)
+		}
+		if s.Stamp() != got {
+			t.Error("the stamp changed between calls")
+		}
+	}
+}

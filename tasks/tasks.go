@@ -76,6 +76,7 @@ type RunState struct {
 	id       string
 	sha      string
 	stamp    string
+	floor    time.Time // the stamp is later than this (StampAfter)
 	migrated string // the commit whose migrations the run applied or found applied
 	tested   string // the work tree the test step ran (or found passed) on
 }
@@ -143,14 +144,36 @@ func (s *RunState) Migrated(commit string) bool {
 }
 
 // Stamp names this run's releases: the UTC time of the first call, the
-// same on every host.
+// same on every host — or, when a host has a release of that second or
+// later (a deploy a moment ago, a laptop whose clock is ahead), the
+// second after the latest, so release names sort as the releases were
+// made.
 func (s *RunState) Stamp() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stamp == "" {
-		s.stamp = time.Now().UTC().Format("20060102T150405Z")
+		t := time.Now().UTC().Truncate(time.Second)
+		if !t.After(s.floor) {
+			t = s.floor.Add(time.Second)
+		}
+		s.stamp = t.Format(stampLayout)
 	}
 	return s.stamp
+}
+
+// stampLayout is the time in a release's name.
+const stampLayout = "20060102T150405Z"
+
+// StampAfter notes the releases of a host, read before any is made: the
+// run's stamp will be later than each.
+func (s *RunState) StampAfter(releases []Release) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range releases {
+		if t, err := r.Time(); err == nil && t.After(s.floor) {
+			s.floor = t
+		}
+	}
 }
 
 // LocalStep is a built-in step that runs on this machine, once, whatever
