@@ -339,8 +339,10 @@ class Migration(migrations.Migration):
 }
 
 // A health check that fails after the switch: every host goes back to its
-// previous release and serves the old commit.
-func TestSuperbookFailingHealthCheck(t *testing.T) {
+// previous release and serves the old commit. (The default suite proves
+// it with TestStartprojectDeploys and TestTaskHooksOnFailureAfterRollback.)
+func TestSlowSuperbookFailingHealthCheck(t *testing.T) {
+	slow(t)
 	t.Parallel()
 	sb := newSuperbook(t, "web1", "web2")
 	sb.deploy(t, 0)
