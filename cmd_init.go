@@ -42,6 +42,6 @@ func initRun(ctx context.Context, opts *InitOptions) error {
 		}
 		return fmt.Errorf("init: %w", err)
 	}
-	_, err := fmt.Fprintf(opts.IO.Out, "%s %s\nNext: edit the hosts, then `deploy check` and `deploy tasks`.\n", opts.Style().Green("wrote"), opts.File)
+	_, err := fmt.Fprintf(opts.IO.Out, "%s %s\nNext: edit the hosts under [hosts], then `deploy plan prod` to see what a deploy would do, and `deploy prod`.\n", opts.Style().Green("wrote"), opts.File)
 	return err
 }
