@@ -48,17 +48,18 @@ func (c *conn) forward(opts Options) {
 func (c *conn) pipe(dst, src net.Conn, g *gate, delay time.Duration) {
 	q := make(chan chunk, queueLen)
 	var wg sync.WaitGroup
-	wg.Go(func() { c.read(src, q, delay) })
+	wg.Go(func() { c.read(src, q, g, delay) })
 	c.write(dst, q, g)
 	wg.Wait()
 }
 
 // read queues what src sends, then its end; it stops early once c is
-// closed.
-func (c *conn) read(src net.Conn, q chan<- chunk, delay time.Duration) {
+// closed. While g is frozen it stops reading, so that the sender's TCP
+// window fills as on a stalled path, instead of the queue.
+func (c *conn) read(src net.Conn, q chan<- chunk, g *gate, delay time.Duration) {
 	defer close(q)
 	buf := make([]byte, 32<<10)
-	for {
+	for g.wait(c.done) {
 		n, err := src.Read(buf)
 		if n > 0 && !c.send(q, chunk{data: bytes.Clone(buf[:n]), due: time.Now().Add(delay)}) {
 			return

@@ -144,6 +144,23 @@ func TestFreezeHoldsThenThawSends(t *testing.T) {
 	expect(t, client, "down")
 }
 
+// A frozen connection stops reading: the sender's writes block, as on a
+// stalled path, instead of filling the proxy's memory.
+func TestFreezePushesBack(t *testing.T) {
+	tg := newTarget(t)
+	p := start(t, tg.addr(), Options{})
+	client, _ := pair(t, p, tg)
+	p.Freeze()
+	client.SetWriteDeadline(time.Now().Add(time.Second))
+	n, err := client.Write(make([]byte, 256<<20))
+	if !isTimeout(err) {
+		t.Fatalf("wrote %d bytes to a frozen connection: %v", n, err)
+	}
+	if n > 32<<20 {
+		t.Errorf("%d bytes written before the push back", n)
+	}
+}
+
 func TestFreezeUpHoldsOnlyTheClient(t *testing.T) {
 	tg := newTarget(t)
 	p := start(t, tg.addr(), Options{})
