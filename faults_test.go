@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/deploy-tool/deploy/internal/tcpproxy"
 )
 
 var webHosts = []string{"web1", "web2", "web3"}
@@ -58,8 +60,8 @@ type faultbook struct {
 	*superbook
 	bin   string
 	rng   *rand.Rand
-	proxy *faultProxy // between deploy and web3's sshd, when asked for
-	n     int         // commits made
+	proxy *tcpproxy.Proxy // between deploy and web3's sshd, when asked for
+	n     int             // commits made
 
 	runTime   time.Duration // a whole deploy, measured
 	switchGap time.Duration // web3's preswitch marker → its `current` changed
@@ -129,11 +131,17 @@ pid=`},
 	return fb
 }
 
-// proxyWeb3 puts a faultProxy between deploy and web3's sshd.
+// proxyWeb3 puts a proxy between deploy and web3's sshd that delays the
+// sshd's bytes by delay; the scenarios cut or freeze its connections.
 func (fb *faultbook) proxyWeb3(t *testing.T, delay time.Duration) {
 	t.Helper()
 	srv := fb.env.Servers()["web3"]
-	fb.proxy = newFaultProxy(t, srv.Addr(), delay)
+	p, err := tcpproxy.New(srv.Addr(), tcpproxy.Options{Down: delay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	fb.proxy = p
 	cfg, err := os.ReadFile(fb.env.SSHConfig)
 	if err != nil {
 		t.Fatal(err)

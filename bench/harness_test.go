@@ -19,12 +19,13 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/deploy-tool/deploy/internal/tcpproxy"
 	"github.com/deploy-tool/deploy/remote/sshtest"
 )
 
 // TestHarness is the benchmark harness that bench/run.sh runs (it skips
 // unless BENCH_HARNESS=1): real sshd hosts on 127.0.0.1, each reachable
-// directly (0 ms) or through a LatencyProxy, and deploy side by side with
+// directly (0 ms) or through a latency proxy (tcpproxy.RTT), and deploy side by side with
 // its peers. Settings come from the environment (run.sh sets them):
 //
 //	BENCH_COUNT     repetitions of each measurement; the median is reported (5)
@@ -92,7 +93,7 @@ type network struct {
 	rtt        int // ms
 	sshConfig  string
 	knownHosts string
-	proxies    []*LatencyProxy
+	proxies    []*tcpproxy.Proxy
 }
 
 func newHarness(t *testing.T) *harness {
@@ -140,15 +141,15 @@ func (h *harness) net(rtt, n int) *network {
 	}
 	for len(nw.proxies) < n {
 		s := h.servers[len(nw.proxies)]
-		p, err := NewLatencyProxy(s.Addr(), time.Duration(rtt)*time.Millisecond)
+		p, err := tcpproxy.New(s.Addr(), tcpproxy.RTT(time.Duration(rtt)*time.Millisecond))
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		h.t.Cleanup(p.Close)
 		nw.proxies = append(nw.proxies, p)
-		appendTo(h.t, nw.knownHosts, fmt.Sprintf("[127.0.0.1]:%d %s", p.Port, marshalKey(s)))
+		appendTo(h.t, nw.knownHosts, fmt.Sprintf("[127.0.0.1]:%d %s", p.Port(), marshalKey(s)))
 		appendTo(h.t, nw.sshConfig, fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
-			s.Name, p.Port, s.User, h.env.ClientKey, nw.knownHosts))
+			s.Name, p.Port(), s.User, h.env.ClientKey, nw.knownHosts))
 	}
 	return nw
 }

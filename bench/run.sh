@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark harness: deploy side by side with its peers on real sshd
 # hosts on 127.0.0.1, each directly (0 ms) or behind a userspace latency
-# proxy (bench/latency.go), and writes Markdown tables to bench/out/results.md.
+# proxy (internal/tcpproxy), and writes Markdown tables to bench/out/results.md.
 #
 #   bench/run.sh            # the full run of BENCHMARKS.md (about 27 minutes on 2 cores)
 #   bench/run.sh --smoke    # CI: 3 hosts, one repetition, deploy and OpenSSH only

@@ -50,6 +50,11 @@ func TestStalledConnectionBoundedByContext(t *testing.T) {
 			env := sshtest.New(t)
 			srv := env.StartInProcess(t, "direct")
 			proxy := env.StartProxy(t, "frozen", srv.Addr(), srv.HostKey)
+			freeze := func() {
+				if n := proxy.Freeze(); n != 1 {
+					t.Errorf("froze %d connections, want the pool's 1", n)
+				}
+			}
 			opts := env.Options()
 			opts.KeepaliveInterval = -1
 			pool := newPool(t, opts)
@@ -65,7 +70,7 @@ func TestStalledConnectionBoundedByContext(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			done := make(chan error, 1)
-			go func() { done <- tt.call(ctx, conn, local, proxy.Freeze) }()
+			go func() { done <- tt.call(ctx, conn, local, freeze) }()
 			select {
 			case err := <-done:
 				if d := time.Since(start); d > 1500*time.Millisecond {
@@ -84,7 +89,7 @@ func TestStalledConnectionBoundedByContext(t *testing.T) {
 			// is still frozen: nothing of the call is left running.
 			ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			if err := tt.call(ctx, conn, local, proxy.Freeze); err == nil {
+			if err := tt.call(ctx, conn, local, freeze); err == nil {
 				t.Error("a call on a frozen connection succeeded")
 			}
 			pool.Close()
