@@ -53,6 +53,9 @@ type RunResult struct {
 	// HookFailures are the failures of on_success and on_failure hooks:
 	// reported, never the run's outcome.
 	HookFailures []StepResult
+	// HookStart, when not 0, is where the on_success or on_failure steps
+	// begin in Steps: what the run did itself is before it.
+	HookStart int
 	Duration     time.Duration
 	DryRun       bool
 	// Interrupted says the run was stopped by Ctrl-C (or SIGTERM, SIGHUP);
@@ -126,6 +129,18 @@ type Runner struct {
 	run         LockInfo // the run's task, target, owner and id, for hooks
 	runHosts    []*config.Host
 	unreachable *unreachableHosts // in a plan: the hosts it could not reach
+}
+
+// Changed is how many (step, host) outcomes of the run itself — not of
+// its on_success or on_failure hooks — changed something.
+func (res *RunResult) Changed() int {
+	n := 0
+	for _, sr := range res.Results {
+		if sr.Outcome == Changed && (res.HookStart == 0 || sr.Step < res.HookStart) {
+			n++
+		}
+	}
+	return n
 }
 
 // ensureState makes the run's shared state when the caller gave none.

@@ -166,6 +166,7 @@ func (x *execution) runConditional(ctx context.Context, start time.Time, result 
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), hookTimeout)
 		defer cancel()
 	}
+	x.res.HookStart = len(x.res.Steps)
 	env := x.summaryEnv(start, result)
 	failedHook := ""
 	for _, p := range steps {
@@ -200,6 +201,9 @@ func (x *execution) summaryEnv(start time.Time, result string) map[string]string
 	env := map[string]string{
 		"DEPLOY_RESULT":   result,
 		"DEPLOY_DURATION": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 1, 64),
+		// 0: nothing new, every step was done already (a hook may keep
+		// quiet then).
+		"DEPLOY_CHANGED": strconv.Itoa(x.res.Changed()),
 	}
 	if x.res.RolledBack {
 		env["DEPLOY_ROLLED_BACK"] = "1"

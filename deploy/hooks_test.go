@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -374,6 +375,34 @@ steps = [{ run = "echo cleaned >> {{root}}/cleaned-{{host}}", only_if = "test -e
 	for _, h := range []string{"web1", "web2"} {
 		if got := strings.Fields(readFile(t, filepath.Join(root, "cleaned-"+h))); !slices.Equal(got, []string{"cleaned"}) {
 			t.Errorf("%s: %q", h, got)
+		}
+	}
+}
+
+// on_success runs after a run that changed nothing too, and says so:
+// DEPLOY_CHANGED=0, for a notification to keep quiet; what the hook's
+// own steps change is not the run's (Changed, the summary's "Nothing to
+// do").
+func TestOnSuccessKnowsNothingChanged(t *testing.T) {
+	for _, c := range []struct {
+		guard string
+		want  string
+	}{
+		{`creates = "/"`, "0"},                              // skipped on both hosts
+		{`creates = "/nonexistent-path-for-the-test"`, "2"}, // ran on both
+	} {
+		res, _, root, _ := hookRun(t, context.Background(), false, "deploy", `
+[tasks.deploy]
+on_success = ["notify"]
+steps = [{ run = "true", `+c.guard+` }]`+notifyTasks)
+		if res.Failure != nil {
+			t.Fatalf("failure %+v", res.Failure)
+		}
+		if got := envFile(t, filepath.Join(root, "notify.env"))["DEPLOY_CHANGED"]; got != c.want {
+			t.Errorf("%s: DEPLOY_CHANGED=%q, want %q", c.guard, got, c.want)
+		}
+		if got := strconv.Itoa(res.Changed()); got != c.want {
+			t.Errorf("%s: Changed() = %s, want %s (the hook's own step is not the run's)", c.guard, got, c.want)
 		}
 	}
 }

@@ -106,7 +106,7 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 		}
 	} else if res.Interrupted {
 		writeInterrupted(w, st, res)
-	} else if counts[deploy.Changed] == 0 && counts[deploy.Failed] == 0 {
+	} else if res.Changed() == 0 && counts[deploy.Failed] == 0 {
 		fmt.Fprintln(w, st.Green("Nothing to do: every step was already done."))
 	}
 	for _, f := range res.HookFailures {
