@@ -292,24 +292,3 @@ func (r *Runner) wouldPrepare(step tasks.Step, name string, onHost bool) {
 		hr.st.Prepared = newRelease
 	}
 }
-
-// interruptedHosts, for an interrupted run, counts the hosts a step was
-// running on when it was interrupted (nil when it was not interrupted).
-func (res *RunResult) interruptedHosts() *int {
-	if !res.Interrupted {
-		return nil
-	}
-	return intPtr(len(res.InterruptedHosts()))
-}
-
-// InterruptedHosts are the hosts a step was running on when the run was
-// interrupted, each once, in the order of the results.
-func (res *RunResult) InterruptedHosts() []string {
-	var hosts []string
-	for _, sr := range res.Results {
-		if sr.Outcome == Interrupted && !slices.Contains(hosts, sr.Host) {
-			hosts = append(hosts, sr.Host)
-		}
-	}
-	return hosts
-}

@@ -77,8 +77,8 @@ type RunState struct {
 	sha      string
 	stamp    string
 	floor    time.Time // the stamp is later than this (StampAfter)
-	migrated string // the commit whose migrations the run applied or found applied
-	tested   string // the work tree the test step ran (or found passed) on
+	migrated string    // the commit whose migrations the run applied or found applied
+	tested   string    // the work tree the test step ran (or found passed) on
 }
 
 // NewRunState is the state of the run with this id.
