@@ -147,12 +147,11 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 // start runs postgres on a free port and waits until it accepts
 // connections.
 func (s *Server) start(data string) error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := sshtest.FreePort()
 	if err != nil {
 		return err
 	}
-	s.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	s.Port = port
 	s.cmd = s.command("postgres", "-D", data, "-k", s.Dir, "-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses="+s.Host, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

@@ -291,7 +291,7 @@ func (e *Env) Start(t testing.TB, name string, opts ...ServerOption) *Server {
 	s := &Server{Name: name, Host: "127.0.0.1", User: e.User, HostKey: hostPub, Dir: dir, setup: setup}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +441,9 @@ func descendants(pid int) []int {
 	return out
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on now (it may
+// be taken before the caller binds it: retry on "address in use").
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
