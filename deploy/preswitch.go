@@ -28,7 +28,8 @@ func (r *Runner) preSwitchSteps(after []*prepared) []*prepared {
 // tryReleases runs the pre-switch checks on every host of the switch
 // that has a new release, all at once, before any host switches. It
 // returns nil when every release may go live; otherwise the switch's
-// results: the hosts whose release failed, and the others not switched.
+// results: the hosts whose release failed (or whose check the interrupt
+// stopped), and the others not switched.
 func (r *Runner) tryReleases(ctx context.Context, index int, p *prepared, pr Printer) []StepResult {
 	if p.rollback || r.DryRun || len(p.tries) == 0 {
 		return nil
@@ -48,13 +49,17 @@ func (r *Runner) tryReleases(ctx context.Context, index int, p *prepared, pr Pri
 			failed = append(failed, sr.Host)
 		}
 	}
-	if len(failed) == 0 {
+	stopped := slices.ContainsFunc(results, func(sr StepResult) bool { return sr.Outcome == Interrupted })
+	if len(failed) == 0 && !stopped {
 		return nil
 	}
+	why := "not switched: the run was interrupted"
+	if len(failed) > 0 {
+		why = "not switched: the release failed its check on " + strings.Join(failed, ", ")
+	}
 	for i, sr := range results {
-		if sr.Outcome != Failed {
-			results[i] = StepResult{Step: index, Host: sr.Host, Outcome: NotReached, Status: -1,
-				Reason: "not switched: the release failed its check on " + strings.Join(failed, ", ")}
+		if sr.Outcome != Failed && sr.Outcome != Interrupted {
+			results[i] = StepResult{Step: index, Host: sr.Host, Outcome: NotReached, Status: -1, Reason: why}
 		}
 		pr.Event(Event{Time: time.Now(), Type: EventStepEnd, Step: index + 1, Host: sr.Host, Command: p.title,
 			Line: string(results[i].Outcome), Duration: sr.Duration.Seconds(), Error: results[i].Reason})
@@ -78,6 +83,10 @@ func (r *Runner) tryRelease(ctx context.Context, index int, p *prepared, h *conf
 		hc, err := r.refill(c, h.Name)
 		if err == nil {
 			err = r.tryOne(ctx, c, h, hc, dir, &sr, pr)
+		}
+		if err != nil && interrupted(ctx) {
+			sr.Outcome, sr.Reason = Interrupted, interruptedReason
+			break
 		}
 		if err != nil {
 			sr.Outcome, sr.Reason = Failed, hc.scope.Mask(err.Error())

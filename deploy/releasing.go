@@ -194,6 +194,9 @@ func (r *Runner) switchOne(ctx context.Context, index int, p *prepared, h *confi
 	sr.Duration = time.Since(start)
 	if err != nil {
 		sr.Outcome, sr.Reason = Failed, err.Error()
+		if interrupted(ctx) {
+			sr.Outcome, sr.Reason = Interrupted, interruptedReason
+		}
 		return sr
 	}
 	rec.Phase = tasks.PhaseSwitched

@@ -17,6 +17,10 @@ const (
 	Failed     Outcome = "failed"
 	NotReached Outcome = "not_reached"
 	WouldRun   Outcome = "would_run" // deploy plan: the guards let it run
+	// Interrupted is the outcome of a step that was running on a host
+	// when the run was interrupted (Ctrl-C, SIGTERM, SIGHUP): not a
+	// failure of the step.
+	Interrupted Outcome = "interrupted"
 )
 
 // Event types of a task run, beside those of exec.

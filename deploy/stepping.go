@@ -233,11 +233,6 @@ func (o *outcome) fail(ctx context.Context, reason string) StepResult {
 	return o.end(Failed, reason)
 }
 
-// Interrupted is the outcome of a step that was running on a host when
-// the run was interrupted (Ctrl-C, SIGTERM, SIGHUP): not a failure of the
-// step.
-const Interrupted Outcome = "interrupted"
-
 const interruptedReason = "interrupted"
 
 // interrupted reports whether ctx ended because the run was interrupted,
