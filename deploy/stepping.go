@@ -224,11 +224,16 @@ type outcome struct {
 	pr    Printer
 }
 
-// fail ends the step as failed — or as interrupted, when that is why it
-// could not go on.
+// fail ends the step as failed — or as interrupted, or cancelled by
+// another host's failure, when that is why it could not go on.
 func (o *outcome) fail(ctx context.Context, reason string) StepResult {
 	if interrupted(ctx) {
 		return o.end(Interrupted, interruptedReason)
+	}
+	if errors.Is(context.Cause(ctx), errAbort) {
+		// Stopped because another host failed the step, whatever stage
+		// it was in (a guard, the connection): not a failure of its own.
+		return o.end(Failed, errAbort.Error())
 	}
 	return o.end(Failed, reason)
 }
