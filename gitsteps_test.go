@@ -20,12 +20,17 @@ out = %q
 [tasks.test]
 steps = [{ local = "echo testing; touch {{out}}/tested; [ \"$TESTS_OK\" = 1 ] || { echo 'FAIL: test_home' >&2; exit 1; }" }]
 [tasks.deploy]
+# Hooks commit nothing: -m is the task's commit step's (they once refused it).
+on_success = ["notified"]
+on_failure = ["notified"]
 steps = [
   { builtin = "test" },
   { builtin = "commit" },
   { builtin = "push" },
   { local = "touch {{out}}/deployed-{{sha}}", creates = "{{out}}/deployed-{{sha}}", name = "release" },
 ]
+[tasks.notified]
+steps = [{ local = "touch {{out}}/notified-$DEPLOY_RESULT" }]
 [tasks.take]
 steps = [{ builtin = "test" }, { builtin = "commit", with = { add_untracked = true } }, { builtin = "push" }]
 [tasks.ship]
@@ -72,6 +77,9 @@ func TestDeployTestCommitPush(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "deployed-"+sha)); err != nil {
 		t.Errorf("the release step did not get the pushed sha: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "notified-ok")); err != nil {
+		t.Errorf("the on_success hook did not run: %v", err)
 	}
 	if st := mustSh(t, dir, "git", "status", "--porcelain"); st != "" {
 		t.Errorf("after the run: git status %q", st)

@@ -73,6 +73,9 @@ func (r *Runner) prepareRun(task string, hosts []*config.Host) ([]*prepared, []s
 	if err = collect(err); err != nil {
 		return nil, nil, err
 	}
+	// -m, --add-untracked and the work tree are the task's business, not
+	// its on_success or on_failure hooks' (which commit nothing).
+	problems = append(problems, r.workTreeRefusals(out)...)
 	for _, kind := range []config.HookKind{config.HookOnSuccess, config.HookOnFailure} {
 		for i := range r.DF.Tasks[task].Hooks(kind) {
 			steps, sec, err := r.prepare(unrollHook(r.DF, task, kind, i, nil, ""), hosts)

@@ -114,7 +114,6 @@ func (r *Runner) prepare(steps []planStep, hosts []*config.Host) ([]*prepared, [
 			out = append(out, p)
 		}
 	}
-	pl.problems = append(pl.problems, r.workTreeRefusals(out)...)
 	if len(pl.problems) > 0 {
 		return nil, nil, &RefusedError{Problems: pl.problems}
 	}
