@@ -164,6 +164,11 @@ func TestStartprojectDeploys(t *testing.T) {
 	if !strings.Contains(out, "Nothing to do") {
 		t.Errorf("the rerun did something:\n%s", out)
 	}
+	// deploy status on what init wrote: the app answers (with the Host of
+	// ALLOWED_HOSTS), its page names no commit, and that is no drift.
+	if code, out, errOut := runCLI(t, append(flags, "status", "prod")...); code != 0 {
+		t.Errorf("status of a healthy fleet: exit %d\n%s\n%s", code, out, errOut)
+	}
 
 	// A change, while a client asks both hosts without pause.
 	failures := hammerHost(t, hosts, ports, siteName, "/polls/")

@@ -24,7 +24,8 @@ type HostStatus struct {
 	State *tasks.HostState `json:"-"`
 	// Served is the commit the app answers with, found in the health
 	// check's answer; "" when there is no health check URL or the answer
-	// names no release of the host.
+	// names no release of the host (drift only when the health check
+	// expects the commit in it: {{sha}}).
 	Served string `json:"served,omitempty"`
 	// ServedErr is why the app could not be asked.
 	ServedErr string `json:"served_error,omitempty"`
@@ -61,10 +62,18 @@ func (r *Runner) Status(ctx context.Context, hosts []*config.Host) ([]HostStatus
 	return out, nil
 }
 
+// probe asks a host's app for its answer; names says the answer names the
+// commit served (the health check expects {{sha}} in it), so an answer
+// without one is drift.
+type probe struct {
+	script string
+	names  bool
+}
+
 // probes are the scripts that ask each host's app for its answer: the
 // first step of the default task that can probe (a health check URL).
-func (r *Runner) probes(hosts []*config.Host) (map[string]string, error) {
-	out := map[string]string{}
+func (r *Runner) probes(hosts []*config.Host) (map[string]probe, error) {
+	out := map[string]probe{}
 	task := r.DF.App.DefaultTask
 	if _, ok := r.DF.Tasks[task]; !ok {
 		return out, nil
@@ -88,7 +97,7 @@ func (r *Runner) probes(hosts []*config.Host) (map[string]string, error) {
 				return nil, fmt.Errorf("%s on %s: %w", ps.label, h.Name, err)
 			}
 			if script := prober.Probe(&tasks.Env{With: hc.with, App: r.appFor(sc, nil)}); script != "" {
-				out[h.Name] = script
+				out[h.Name] = probe{script: script, names: ps.step.Uses("sha")}
 			}
 		}
 	}
@@ -96,7 +105,7 @@ func (r *Runner) probes(hosts []*config.Host) (map[string]string, error) {
 }
 
 // statusOf reads one host.
-func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) HostStatus {
+func (r *Runner) statusOf(ctx context.Context, h *config.Host, pb probe) HostStatus {
 	hs := HostStatus{Host: h.Name}
 	conn, err := r.Conns.Conn(ctx, h)
 	if err != nil {
@@ -120,14 +129,16 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 	pidFile := remote.MustQuotePath(sc.Get("shared_path") + "/gunicorn.pid")
 	script += "\nif [ -f " + pidFile + " ]; then p=$(cat " + pidFile + "); if kill -0 \"$p\" 2>/dev/null; then " +
 		"echo \"server $p $(ps -e -o ppid= 2>/dev/null | awk -v m=\"$p\" '$1 == m' | wc -l)\"; else echo \"server-gone $p\"; fi; fi"
-	if probe != "" {
-		// The answer, on one line; its failure does not fail the status.
-		script += "\nans=$( (" + probe + ") 2>&1 | tr '\\n' ' ' | cut -c1-2000) && echo \"served $ans\" || echo \"unserved $ans\""
+	if pb.script != "" {
+		// The answer, on one line; its failure does not fail the status
+		// (and is the probe's own, not the last command of a pipe's).
+		script += "\nif ans=$( (" + pb.script + ") 2>&1 ); then how=served; else how=unserved; fi\n" +
+			"echo \"$how $(printf '%s' \"$ans\" | tr '\\n' ' ' | cut -c1-2000)\""
 	}
 	var stdout, stderr bytes.Buffer
 	// Only the state script may go in a command line: a health check's
 	// URL or headers could hold a token.
-	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &stdout, Stderr: &stderr, ReadOnly: true, Public: probe == ""}); err != nil {
+	if err := conn.Run(ctx, &remote.Cmd{Script: script, Stdout: &stdout, Stderr: &stderr, ReadOnly: true, Public: pb.script == ""}); err != nil {
 		hs.Error = err.Error() + tail(stderr.String())
 		return hs
 	}
@@ -162,7 +173,7 @@ func (r *Runner) statusOf(ctx context.Context, h *config.Host, probe string) Hos
 	if answered {
 		hs.Served = servedCommit(answer, hs.State)
 	}
-	hs.Drift = hostDrift(hs, probe != "")
+	hs.Drift = hostDrift(hs, pb)
 	return hs
 }
 
@@ -182,7 +193,7 @@ func servedCommit(answer string, st *tasks.HostState) string {
 }
 
 // hostDrift is what is wrong on one host.
-func hostDrift(hs HostStatus, probed bool) []string {
+func hostDrift(hs HostStatus, pb probe) []string {
 	st := hs.State
 	var drift []string
 	switch {
@@ -196,13 +207,13 @@ func hostDrift(hs HostStatus, probed bool) []string {
 	case !st.Record.Phase.AtLeast(tasks.PhaseReloaded):
 		drift = append(drift, "the release in use was switched to but never reloaded: the next deploy reloads it")
 	}
-	if probed && st.Current != "" {
+	if pb.script != "" && st.Current != "" {
 		switch {
 		case hs.ServedErr != "":
 			drift = append(drift, "the app does not answer: "+hs.ServedErr)
-		case hs.Served == "":
+		case hs.Served == "" && pb.names:
 			drift = append(drift, "the app's answer names no release of this host")
-		case hs.Served != st.CurrentCommit:
+		case hs.Served != "" && hs.Served != st.CurrentCommit:
 			drift = append(drift, fmt.Sprintf("the app serves %s, not current (%s)", short(hs.Served), short(st.CurrentCommit)))
 		}
 	}

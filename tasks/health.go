@@ -48,20 +48,24 @@ type Prober interface {
 	Probe(env *Env) string
 }
 
+// Probe asks as the health check does: the Host header is with.host,
+// else the name the release in use noted from ALLOWED_HOSTS.
 func (healthcheckStep) Probe(env *Env) string {
 	url, _ := env.With["url"].(string)
-	if url == "" {
+	if url == "" || env.App == nil {
 		return ""
 	}
 	return fmt.Sprintf(`url=%s
 host=%s
+[ -n "$host" ] || host=$(cat %s 2>/dev/null || true)
 %s
 hdr=$(mktemp) body=$(mktemp) err=$(mktemp)
 trap 'rm -f "$hdr" "$body" "$err"' EXIT
 code=$(fetch)
 [ "$code" != 000 ] || { cat "$err" >&2; exit 1; }
 case "$code" in [23]??) cat "$body" ;; *) echo "HTTP $code: $(head -c 200 "$body")" >&2; exit 1 ;; esac`,
-		q(url), q(withString(env, "host")), fetchFunc(env.App.Python))
+		q(url), q(withString(env, "host")), q(strings.TrimSuffix(env.App.Path, "/")+"/current/"+allowedHostFile),
+		fetchFunc(env.App.Python))
 }
 
 // allowedHostFile, in a release, is the first name of its ALLOWED_HOSTS,
