@@ -50,6 +50,17 @@ steps = [
 			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and only:\n%s", cmd, code, out, errOut, want)
 		}
 	}
+	// What reads the hosts and runs no step needs no secret.
+	withPath := filepath.Join(t.TempDir(), "Deployfile")
+	if err := os.WriteFile(withPath, []byte("[app]\npath = \""+t.TempDir()+"/{{host}}\"\n"+df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"status", "here"}, {"releases", "here"}, {"history", "here"}} {
+		code, out, errOut := runCLI(t, append([]string{"--no-color", "-f", withPath}, cmd...)...)
+		if strings.Contains(out+errOut, env) || code == exitUsage {
+			t.Errorf("%v asks for the secret: exit %d\n%s%s", cmd, code, out, errOut)
+		}
+	}
 	code, out, errOut := runCLI(t, "--no-color", "-f", file, "--var", "database_url=postgres://u:hunter22@db/app", "run", "here", "migrate")
 	if code != 0 || !strings.Contains(out, "migrating with ***") || strings.Contains(out+errOut, "hunter22") {
 		t.Errorf("with --var: exit %d\n%s%s", code, out, errOut)

@@ -30,7 +30,10 @@ func (df *Deployfile) Scope(h *Host) (*Scope, error) {
 		if v.Env != "" {
 			env, ok := os.LookupEnv(v.Env)
 			if !ok {
-				return nil, fmt.Errorf("variable %s reads the environment variable %s, which is not set — export it, or pass --var %s=VALUE", n, v.Env, n)
+				// An error where it is used, not here: deploy status
+				// needs {{path}}, not the app's secrets.
+				s.broken[n] = fmt.Errorf("variable %s reads the environment variable %s, which is not set — export it, or pass --var %s=VALUE", n, v.Env, n)
+				continue
 			}
 			if len(env) > MaxValueBytes {
 				return nil, fmt.Errorf("variable %s reads the environment variable %s, which is longer than %s — pass a shorter value", n, v.Env, sizeName(MaxValueBytes))
