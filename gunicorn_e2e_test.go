@@ -186,6 +186,10 @@ func bootFailureRollsBack(t *testing.T, sb *superbook, sha1 string) {
 			t.Errorf("%s: gunicorn's master changed (%d → %d)", h, masters[h], m)
 		}
 	}
+	// A release made ready and refused is no drift: status is clean.
+	if code, out, errOut := runCLI(t, append(sb.flags, "status", "web")...); code != 0 {
+		t.Errorf("status after a refused release: exit %d\n%s%s", code, out, errOut)
+	}
 	// The old workers served throughout.
 	if failed > 0 {
 		t.Errorf("%d requests failed (last: %s): the broken release reached the running server", failed, last)

@@ -3,6 +3,7 @@ package tasks
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,5 +166,34 @@ func TestStampAfterExistingReleases(t *testing.T) {
 		if s.Stamp() != got {
 			t.Error("the stamp changed between calls")
 		}
+	}
+}
+
+// A release prepared and never switched to (its check or migration
+// failed, the run was interrupted) is not drift: the host's record is the
+// last of the release in use.
+func TestPreparedUnusedReleaseIsNoDrift(t *testing.T) {
+	rec := func(release, commit string, phase Phase) string {
+		return fmt.Sprintf(`{"release":%q,"commit":%q,"phase":%q}`, release, commit, phase)
+	}
+	out := strings.Join([]string{
+		"current 20260101T000000Z-aaaaaaa",
+		"commit aaaaaaa1",
+		"state " + rec("20260102T000000Z-bbbbbbb", "bbbbbbb2", PhasePrepared),
+		"log " + rec("20260101T000000Z-aaaaaaa", "aaaaaaa1", PhaseSwitched),
+		"log " + rec("20260101T000000Z-aaaaaaa", "aaaaaaa1", PhaseHealthy),
+		"log " + rec("20260102T000000Z-bbbbbbb", "bbbbbbb2", PhasePrepared),
+	}, "\n")
+	st, err := parseState("/srv/app", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Consistent() || st.Record.Phase != PhaseHealthy || !st.Serves("aaaaaaa1", PhaseHealthy) {
+		t.Errorf("record %+v: want the release in use, healthy", st.Record)
+	}
+	// A prepared record of the release in use itself is what it says.
+	st, _ = parseState("/srv/app", strings.Replace(strings.Replace(out, "20260102T000000Z-bbbbbbb", "20260101T000000Z-aaaaaaa", -1), "bbbbbbb2", "aaaaaaa1", -1))
+	if st.Record.Phase != PhasePrepared {
+		t.Errorf("record %+v: want prepared", st.Record)
 	}
 }

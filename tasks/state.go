@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -279,5 +280,23 @@ func parseState(root, out string) (*HostState, error) {
 			s.Releases = append(s.Releases, Release{Name: name, SHA: sha, Current: name == s.Current && name != ""})
 		}
 	}
+	s.Record = s.recordOfCurrent()
 	return s, nil
+}
+
+// recordOfCurrent is the last transition of the release in use: the last
+// record, unless that prepared a release that never went live (a run that
+// stopped before the switch: its check or a migration failed, or it was
+// interrupted) — then the one before it that names `current`. A release
+// made ready and left unused is not drift.
+func (s *HostState) recordOfCurrent() Record {
+	if s.Record.Phase != PhasePrepared || s.Record.Release == s.Current || s.Current == "" {
+		return s.Record
+	}
+	for _, r := range slices.Backward(s.History) {
+		if r.Release == s.Current {
+			return r
+		}
+	}
+	return s.Record
 }
