@@ -76,15 +76,23 @@ func newDefaultAction(f *Factory, runF func(context.Context, *RunOptions) error)
 				return runF(c.Context, &RunOptions{Session: s, Target: name, Task: c.Args().Get(1)})
 			}
 		}
-		return notACommand(c.App, df, name)
+		return notACommand(c.App, df, name, c.Args().Get(1))
 	}
 }
 
 // notACommand is the error for `deploy WORD` when WORD is neither a
 // command nor a target: the nearest command and the nearest group or
 // host, each when one is near.
-func notACommand(app *cli.App, df *config.Deployfile, name string) error {
+func notACommand(app *cli.App, df *config.Deployfile, name, next string) error {
 	var hints []string
+	if df != nil && next != "" {
+		// Task first, as fab and cap have it: deploy deploy prod.
+		if _, isTask := df.Tasks[name]; isTask {
+			if _, err := df.Resolve(next); err == nil {
+				return usagef("%q is a task, and the target goes first: deploy %s %s", name, next, name)
+			}
+		}
+	}
 	if cmd := config.Suggest(name, visibleCommands(app)); cmd != "" {
 		hints = append(hints, fmt.Sprintf("the command %q", cmd))
 	}
@@ -129,7 +137,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 // confirmation, and prints the summary. It is run, plan and deploy TARGET.
 func runTask(ctx context.Context, s *Session, df *config.Deployfile, task, target string) error {
 	if _, ok := df.Tasks[task]; !ok {
-		return usagef("no task %q in %s (tasks: %s)", task, df.File, strings.Join(df.TaskOrder, ", "))
+		return usagef("no task %q in %s — %s", task, df.File, df.KnownTasksFix(task))
 	}
 	t, err := s.Connect(df, target)
 	if err != nil {

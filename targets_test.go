@@ -94,6 +94,8 @@ func TestNotACommandSuggests(t *testing.T) {
 		want []string
 		not  []string
 	}{
+		{"migrate here", []string{`"migrate" is a task, and the target goes first: deploy here migrate`}, nil},
+		{"run here migrat", []string{`no task "migrat"`, `did you mean "migrate"?`}, nil},
 		{"prdo", []string{`"prdo" is neither a deploy command nor a group or host of`, `the target "prod" (deploy prod)`}, []string{"the command"}},
 		{"plann", []string{`the command "plan"`}, []string{"the target"}},
 		{"hre", []string{`the target "here"`}, []string{"the command"}},
@@ -101,7 +103,7 @@ func TestNotACommandSuggests(t *testing.T) {
 		{"zzzzzzzz", []string{"(commands: tasks, hosts, run, plan"}, []string{"Did you mean"}},
 	}
 	for _, tt := range tests {
-		code, out, errOut := runCLI(t, append(flags, tt.word)...)
+		code, out, errOut := runCLI(t, append(flags, strings.Fields(tt.word)...)...)
 		if code != 2 || out != "" {
 			t.Errorf("deploy %s: exit %d, stdout %q; want 2 and nothing", tt.word, code, out)
 		}
