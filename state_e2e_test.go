@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +105,13 @@ func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 	}
 	if !strings.Contains(out, "healthy after") {
 		t.Errorf("the rollback ran no health check:\n%s", out)
+	}
+	// It says where each host goes, and the journal has the commit.
+	if !regexp.MustCompile(`web1\s+\| back to \S+-` + sha1[:7] + ` \(commit ` + sha1[:7] + `\), from \S+-` + sha2[:7]).MatchString(out) {
+		t.Errorf("the rollback does not say where web1 goes:\n%s", out)
+	}
+	if !strings.Contains(sb.journal(t, "web1"), `"to_sha":"`+sha1+`"`) {
+		t.Errorf("the rollback's journal line lacks its commit: %s", sb.journal(t, "web1"))
 	}
 	for _, h := range []string{"web1", "web2"} {
 		sb.waitServes(t, h, sha1)

@@ -60,6 +60,9 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*config.Host
 			}
 			r.rollbackTo[h.Name] = target
 			keep = append(keep, h)
+			// Where it goes, said before anything switches (and in a plan).
+			line := fmt.Sprintf("back to %s (commit %s), from %s", target.Name, shortSHA(target.SHA), orNone(hr.st.Current))
+			r.Printer.Event(Event{Time: time.Now(), Type: EventOutput, Host: h.Name, Stream: "stdout", Line: line})
 		}
 		if len(problems) > 0 {
 			return nil, &RefusedError{Problems: problems}
@@ -67,7 +70,22 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*config.Host
 		if len(keep) == 0 {
 			return nil, &RefusedError{Problems: []string{"no host of the target has releases"}}
 		}
+		r.State.SetSHA(sameCommit(r.rollbackTo)) // the journal's commit, when one for all
 		return keep, nil
 	}
 	return r.execute(ctx, "rollback", hosts, append([]*prepared{sw}, steps...), secrets, choose)
 }
+
+// sameCommit is the commit every host goes back to, "" when they differ.
+func sameCommit(to map[string]tasks.Release) string {
+	sha := ""
+	for _, rel := range to {
+		if sha != "" && rel.SHA != sha {
+			return ""
+		}
+		sha = rel.SHA
+	}
+	return sha
+}
+
+func shortSHA(sha string) string { return sha[:min(7, len(sha))] }
