@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,6 +102,17 @@ func TestDeployTestCommitPush(t *testing.T) {
 	for _, want := range []string{"skipped: tests passed for tree", "skipped: the work tree is clean", "skipped: origin/main is at " + sha[:7] + " already"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("second run lacks %q:\n%s", want, stdout)
+		}
+	}
+	// A change not committed yet: the plan shows the commit, and the push
+	// and release of the commit it makes, not "already".
+	if err := os.WriteFile(filepath.Join(dir, "app.py"), []byte("print('v3')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, errOut = runCLI(t, append(flags, "plan", "here")...)
+	for _, step := range []string{"commit", "push", "release"} {
+		if code != 0 || !regexp.MustCompile(`(?m)^\s*\d+\.\s+`+step+` +→ would run`).MatchString(stdout+errOut) {
+			t.Errorf("plan of an uncommitted change: %s does not say would run (exit %d)\n%s\n%s", step, code, stdout, errOut)
 		}
 	}
 }

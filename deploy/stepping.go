@@ -111,6 +111,10 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 	if h != nil {
 		skipBy, checked = r.batch.lookup(name, index, r.State.SHA())
 	}
+	if r.DryRun && s.Uses("sha") && r.State.WouldCommit() {
+		// Its guards would see a commit the plan does not make.
+		return o.end(WouldRun, "")
+	}
 	c, isCommand := step.(tasks.Command)
 	switch {
 	case checked && skipBy >= 0:
@@ -139,6 +143,9 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		return o.end(Skipped, verdict.Reason)
 	case r.DryRun:
 		r.wouldPrepare(step, name, h != nil)
+		if _, commits := step.(tasks.Commits); commits {
+			r.State.SetWouldCommit()
+		}
 		return o.end(WouldRun, "")
 	}
 	err = step.Run(ctx, env, verdict)

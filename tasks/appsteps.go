@@ -26,6 +26,9 @@ type pullStep struct{}
 func (pullStep) PreparesRelease() {}
 
 func (pullStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	if env.State.WouldCommit() {
+		return Verdict{}, nil // a plan: the commit it releases is not made yet
+	}
 	sha, err := deploySHA(env)
 	if err != nil {
 		return Verdict{}, err

@@ -131,6 +131,8 @@ func addUntracked(env *Env) bool {
 	return env.Laptop != nil && env.Laptop.addsUntracked(env.With)
 }
 
+func (commitStep) Commits() {}
+
 func (commitStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	f := &onLaptop{}
 	repo, err := repoFor(env, f)
@@ -211,6 +213,9 @@ type pushStep struct{}
 func (pushStep) Local() {}
 
 func (pushStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	if env.State.WouldCommit() {
+		return Verdict{}, nil // a plan: the commit it pushes is not made yet
+	}
 	f := &onLaptop{}
 	repo, err := repoFor(env, f)
 	if err != nil {

@@ -78,7 +78,10 @@ type RunState struct {
 	stamp    string
 	floor    time.Time // the stamp is later than this (StampAfter)
 	migrated string    // the commit whose migrations the run applied or found applied
-	tested   string    // the work tree the test step ran (or found passed) on
+	// wouldCommit: in a plan, the commit step would make a new commit, so
+	// what pushes and releases the commit would run too.
+	wouldCommit bool
+	tested      string // the work tree the test step ran (or found passed) on
 }
 
 // NewRunState is the state of the run with this id.
@@ -133,6 +136,28 @@ func (s *RunState) SetMigrated(commit string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.migrated = commit
+}
+
+// SetWouldCommit says, in a plan, that the commit step would commit.
+func (s *RunState) SetWouldCommit() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wouldCommit = true
+}
+
+// WouldCommit reports whether, in a plan, the commit step would commit:
+// the commit deployed would be a new one.
+func (s *RunState) WouldCommit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wouldCommit
+}
+
+// Commits marks the step that commits the work tree: in a plan, the
+// steps after it see a new commit coming.
+type Commits interface {
+	Step
+	Commits()
 }
 
 // Migrated reports whether the run applied, or found applied, the
