@@ -99,6 +99,9 @@ func (p *TextPrinter) Event(e deploy.Event) {
 		case deploy.Skipped:
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Faint("– skipped: "+e.Error))
 		case deploy.Changed:
+			if e.SubStep > 0 {
+				break // a step of the test task: the test step's own ✓ follows
+			}
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Green("✓")+p.style.Faint(fmt.Sprintf(" %.2fs", e.Duration)))
 		case deploy.WouldRun:
 			fmt.Fprintln(p.out, p.prefix(e.Host)+p.style.Yellow("→ would run"))

@@ -27,3 +27,17 @@ func TestNothingToDoIgnoresHookSteps(t *testing.T) {
 		}
 	}
 }
+
+// The test step runs the test task: its steps' ends are not shown as
+// ticks of their own, only the test step's.
+func TestOneTickForTheTestStep(t *testing.T) {
+	var out, errOut strings.Builder
+	p := NewTextPrinter(&out, &errOut, Style{}, []string{"local"})
+	p.Event(deploy.Event{Type: deploy.EventStepStart, Step: 1, Command: "test", Hosts: []string{"local"}})
+	p.Event(deploy.Event{Type: deploy.EventStepStart, SubStep: 1, Command: "local: manage.py test", Hosts: []string{"local"}})
+	p.Event(deploy.Event{Type: deploy.EventStepEnd, SubStep: 1, Host: "local", Line: string(deploy.Changed), Duration: 1})
+	p.Event(deploy.Event{Type: deploy.EventStepEnd, Step: 1, Host: "local", Line: string(deploy.Changed), Duration: 1})
+	if n := strings.Count(out.String(), "✓"); n != 1 {
+		t.Errorf("%d ticks, want 1:\n%s", n, out.String())
+	}
+}
