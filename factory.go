@@ -320,7 +320,11 @@ func (s *Session) runHere(df *config.Deployfile, conns *deploy.Connector, pr dep
 			return err
 		}
 		if f := res.Failure; f != nil {
-			return fmt.Errorf("%s failed (step %d, %s: %s)", task, f.Step+1, res.Steps[f.Step], f.Reason)
+			what := res.Steps[f.Step]
+			if f.Command != "" {
+				what = config.FirstLine(f.Command, 80) // its {{variables}} filled in
+			}
+			return fmt.Errorf("%s failed (step %d, %s: %s)", task, f.Step+1, what, f.Reason)
 		}
 		return nil
 	}
