@@ -234,6 +234,7 @@ func otherOptions() map[string]placement {
 		app("default_task"), app("strategy"), app("python"), app("forward_agent"),
 		{name: "app.shared", apply: func(f *canaryFile, v string) { f.app["shared"] = "[" + v + "]" }},
 		{name: "app.build", apply: func(f *canaryFile, v string) { f.app["build"] = "[" + v + "]" }},
+		{name: "app.env", apply: func(f *canaryFile, v string) { f.app["env"] = "{ CANARY_ENV = " + v + " }" }},
 		{name: "build.run", shell: true, apply: func(f *canaryFile, v string) {
 			f.app["build"] = `[{ run = ` + v + `, inputs = ["upfile"], output = "out" }]`
 		}},

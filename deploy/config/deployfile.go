@@ -46,6 +46,10 @@ type App struct {
 	Python       string   // interpreter the Django built-ins run
 	Build        []Build  // commands run in each new release, when their inputs change
 	ForwardAgent bool     // the hosts fetch Repo with this machine's ssh-agent
+	// Env is the app's environment: every collectstatic, migrate and
+	// reload step gets it (their own env wins), so the settings, the
+	// migrations and the running app see the same variables.
+	Env map[string]string
 }
 
 // Build is a command of [app] build: it runs in a new release, with

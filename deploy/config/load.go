@@ -110,7 +110,7 @@ func (d *decoder) app(app *App, v any) {
 		return
 	}
 	d.checkKeys(path, m, "in [app]", "name", "repo", "remote", "branch", "path",
-		"keep_releases", "default_task", "strategy", "shared", "python", "build", "forward_agent")
+		"keep_releases", "default_task", "strategy", "shared", "python", "build", "forward_agent", "env")
 	for _, k := range d.keysInOrder(path, m) {
 		p, v := child(path, k), m[k]
 		switch k {
@@ -172,6 +172,8 @@ func (d *decoder) app(app *App, v any) {
 			app.Build = d.builds(p, v)
 		case "forward_agent":
 			app.ForwardAgent = d.boolean(p, v)
+		case "env":
+			app.Env = d.env(p, v)
 		case "python":
 			app.Python, _ = d.str(p, v)
 			if app.Python == "" {

@@ -11,6 +11,7 @@ import (
 // validate checks what needs the whole file: references between groups,
 // tasks and variables, and the --var overrides.
 func (d *decoder) validate(df *Deployfile, opts LoadOptions) {
+	applyAppEnv(df)
 	d.checkGroups(df)
 	d.checkGroupSizes(df)
 	d.checkTaskRefs(df)
@@ -117,6 +118,28 @@ func (d *decoder) checkTaskRefs(df *Deployfile) {
 					d.valueError(append(p, "on"), df.knownGroupsFix(s.On, d.suggest), "unknown group %q", s.On)
 				}
 			}
+		}
+	}
+}
+
+// AppEnvSteps are the built-in steps that get [app] env: what loads the
+// project's settings, on this machine or the hosts.
+func AppEnvSteps() []string { return []string{"collectstatic", "migrate", "reload"} }
+
+// applyAppEnv gives [app] env to each step of AppEnvSteps, under the
+// step's own env.
+func applyAppEnv(df *Deployfile) {
+	if len(df.App.Env) == 0 {
+		return
+	}
+	for _, t := range df.Tasks {
+		for _, s := range t.Steps {
+			if s.Kind != StepBuiltin || !slices.Contains(AppEnvSteps(), s.Arg) {
+				continue
+			}
+			env := maps.Clone(df.App.Env)
+			maps.Copy(env, s.Env)
+			s.Env = env
 		}
 	}
 }
