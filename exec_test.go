@@ -196,7 +196,7 @@ func TestExecInterrupted(t *testing.T) {
 func TestCheckTarget(t *testing.T) {
 	t.Parallel()
 	env := sshtest.New(t)
-	env.Start(t, "web1")
+	web1 := env.Start(t, "web1")
 	env.Start(t, "web2", sshtest.Unknown())
 	env.Start(t, "web3").Stop()
 	file := filepath.Join(t.TempDir(), "Deployfile")
@@ -216,7 +216,7 @@ func TestCheckTarget(t *testing.T) {
 		}
 	}
 	for host, want := range map[string]string{
-		"web1": "yes ok yes",
+		"web1": fmt.Sprintf("%s@127.0.0.1:%d yes ok yes", env.User, web1.Port), // the address ssh_config gives
 		"web2": "yes unknown -",
 		"web3": "no - -",
 	} {

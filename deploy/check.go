@@ -24,6 +24,12 @@ type HostCheck struct {
 	Error         string        `json:"error,omitempty"`
 }
 
+// endpointer is a connector that can say where a host is reached without
+// connecting (Connector).
+type endpointer interface {
+	Endpoint(h *config.Host) (Endpoint, error)
+}
+
 // OK reports whether the host is fit to deploy to.
 func (c HostCheck) OK() bool { return c.Error == "" }
 
@@ -47,6 +53,11 @@ func CheckHosts(ctx context.Context, df *config.Deployfile, conns connector, hos
 
 func checkHost(ctx context.Context, df *config.Deployfile, conns connector, h *config.Host) HostCheck {
 	c := HostCheck{Host: h.Name, Address: Target(df, h).String()}
+	if e, ok := conns.(endpointer); ok && !h.Local() {
+		if ep, err := e.Endpoint(h); err == nil {
+			c.Address = ep.String() // as ssh_config resolves it
+		}
+	}
 	if h.Local() {
 		c.Address = "(this machine)"
 	}

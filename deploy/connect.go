@@ -171,6 +171,18 @@ type Endpoint struct {
 	Via      []string `json:"via,omitempty"` // jump hosts, first hop first: user@host:port
 }
 
+// String is user@hostname:port, after " via " the jump hosts.
+func (e Endpoint) String() string {
+	s := net.JoinHostPort(e.HostName, strconv.Itoa(e.Port))
+	if e.User != "" {
+		s = e.User + "@" + s
+	}
+	if len(e.Via) > 0 {
+		s += " via " + strings.Join(e.Via, ", ")
+	}
+	return s
+}
+
 // Endpoint is where h is reached, read from the Deployfile and ssh_config;
 // it connects to nothing.
 func (c *Connector) Endpoint(h *config.Host) (Endpoint, error) {
