@@ -324,7 +324,7 @@ func (s *Session) runHere(df *config.Deployfile, conns *deploy.Connector, pr dep
 			if f.Command != "" {
 				what = config.FirstLine(f.Command, 80) // its {{variables}} filled in
 			}
-			return fmt.Errorf("%s failed (step %d, %s: %s)", task, f.Step+1, what, f.Reason)
+			return fmt.Errorf("task %q, step %d (%s): %s", task, f.Step+1, what, f.Reason)
 		}
 		return nil
 	}

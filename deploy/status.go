@@ -210,7 +210,7 @@ func hostDrift(hs HostStatus, pb probe) []string {
 	if pb.script != "" && st.Current != "" {
 		switch {
 		case hs.ServedErr != "":
-			drift = append(drift, "the app does not answer: "+hs.ServedErr)
+			drift = append(drift, "the app's health check URL fails: "+hs.ServedErr)
 		case hs.Served == "" && pb.names:
 			drift = append(drift, "the app's answer names no release of this host")
 		case hs.Served != "" && hs.Served != st.CurrentCommit:

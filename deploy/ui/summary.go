@@ -99,7 +99,7 @@ func WriteRunSummary(w io.Writer, st Style, res *deploy.RunResult) {
 				fmt.Fprintf(w, "  %s %s\n", st.Faint("|"), l)
 			}
 		}
-		if slices.ContainsFunc(res.Results, func(r deploy.StepResult) bool { return r.Step > f.Step && r.Outcome != deploy.NotReached }) {
+		if res.HookStart > 0 && slices.ContainsFunc(res.Results, func(r deploy.StepResult) bool { return r.Step >= res.HookStart && r.Outcome != deploy.NotReached }) {
 			fmt.Fprintln(w, "  No later step ran but the on_failure hooks'.")
 		} else {
 			fmt.Fprintln(w, "  No later step ran.")
