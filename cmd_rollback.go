@@ -51,7 +51,7 @@ func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
 		return err
 	}
 	defer t.Close()
-	if df.Confirm(t.Name) && !opts.Yes {
+	if df.Confirm(t.Name) && !opts.Yes && !opts.DryRun { // a dry run changes nothing
 		ok, err := opts.IO.Confirm(fmt.Sprintf("Roll back %s (%s)? [y/N] ", t.Name, tasks.Plural(len(t.Hosts), "host")))
 		if err != nil {
 			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", t.Name)
