@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -169,6 +170,16 @@ func TestStartprojectDeploys(t *testing.T) {
 	if code, out, errOut := runCLI(t, append(flags, "status", "prod")...); code != 0 {
 		t.Errorf("status of a healthy fleet: exit %d\n%s\n%s", code, out, errOut)
 	}
+
+	// A plan of an uncommitted change to a static file: collectstatic,
+	// and the sync of what it would collect, would run.
+	css := filepath.Join(work, "polls", "static", "polls", "style.css")
+	os.WriteFile(css, []byte("body { color: navy; }\n"), 0o644)
+	if code, out, errOut := runCLI(t, append(flags, "plan", "prod")...); code != 0 ||
+		!regexp.MustCompile(`sync-static +→ would run`).MatchString(out+errOut) {
+		t.Errorf("plan of a changed static file: exit %d\n%s\n%s", code, out, errOut)
+	}
+	mustSh(t, work, "git", "checkout", "--", "polls/static/polls/style.css")
 
 	// A change, while a client asks both hosts without pause.
 	failures := hammerHost(t, hosts, ports, siteName, "/polls/")

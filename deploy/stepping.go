@@ -146,6 +146,9 @@ func (r *Runner) runOn(ctx context.Context, index int, p *prepared, h *config.Ho
 		if _, commits := step.(tasks.Commits); commits {
 			r.State.SetWouldCommit()
 		}
+		if _, collects := step.(tasks.Collects); collects {
+			r.State.SetWouldCollect()
+		}
 		return o.end(WouldRun, "")
 	}
 	err = step.Run(ctx, env, verdict)

@@ -80,6 +80,8 @@ type collectstaticStep struct{}
 
 func (collectstaticStep) Local() {}
 
+func (collectstaticStep) Collects() {}
+
 func (collectstaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
 	f := &onLaptop{}
 	repo, err := repoFor(env, f)
@@ -263,6 +265,9 @@ func (s syncStaticStep) diff(ctx context.Context, env *Env) (changed []string, d
 }
 
 func (s syncStaticStep) Check(ctx context.Context, env *Env) (Verdict, error) {
+	if env.State.WouldCollect() {
+		return Verdict{}, nil // a plan: the files it syncs are not collected yet
+	}
 	diff, err := s.compare(ctx, env)
 	if errors.Is(err, errNoStaticBuild) {
 		// Not built yet: collectstatic, earlier in the task, builds it

@@ -81,7 +81,10 @@ type RunState struct {
 	// wouldCommit: in a plan, the commit step would make a new commit, so
 	// what pushes and releases the commit would run too.
 	wouldCommit bool
-	tested      string // the work tree the test step ran (or found passed) on
+	// wouldCollect: in a plan, collectstatic would collect anew, so the
+	// static files synced would be new too.
+	wouldCollect bool
+	tested       string // the work tree the test step ran (or found passed) on
 }
 
 // NewRunState is the state of the run with this id.
@@ -151,6 +154,27 @@ func (s *RunState) WouldCommit() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.wouldCommit
+}
+
+// SetWouldCollect says, in a plan, that collectstatic would collect.
+func (s *RunState) SetWouldCollect() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wouldCollect = true
+}
+
+// WouldCollect reports whether, in a plan, collectstatic would collect.
+func (s *RunState) WouldCollect() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wouldCollect
+}
+
+// Collects marks the step that collects the static files: in a plan, the
+// steps that sync them see new files coming.
+type Collects interface {
+	Step
+	Collects()
 }
 
 // Commits marks the step that commits the work tree: in a plan, the
