@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -25,6 +26,12 @@ var starterTemplate string
 var (
 	settingsModule = regexp.MustCompile(`DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([A-Za-z0-9_.]+)['"]`)
 	notNameChars   = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+	// requiredEnv is os.environ["NAME"]: settings that fail without it.
+	requiredEnv = regexp.MustCompile(`os\.environ\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]`)
+	rootURLConf = regexp.MustCompile(`ROOT_URLCONF\s*=\s*['"]([A-Za-z0-9_.]+)['"]`)
+	// rootRoute is a URL pattern for "/": path(""…) or re_path(r"^$"…).
+	rootRoute = regexp.MustCompile(`(?:re_)?path\(\s*r?(?:''|""|'\^\$'|"\^\$")`)
+	secretish = regexp.MustCompile(`(?i)secret|password|passwd|token|key|url|dsn`)
 )
 
 // ErrExists is returned by Init when the Deployfile is already there.
@@ -40,6 +47,20 @@ type StarterProject struct {
 	// Postgres says the settings use PostgreSQL: one database server for
 	// every host, its address from the environment.
 	Postgres bool
+	// Env are the environment variables the settings cannot do without
+	// (os.environ["NAME"]), besides DATABASE_URL: each becomes a variable
+	// read from this machine's environment and a key of [app] env.
+	Env []StarterEnv
+	// HealthPath is what the health check asks for: "/" when the project
+	// routes it, else the admin's login page, which every project has.
+	HealthPath string
+}
+
+// StarterEnv is an environment variable the settings need.
+type StarterEnv struct {
+	Name   string // in the environment (and the app's)
+	Var    string // the Deployfile variable that reads it
+	Secret bool
 }
 
 // DetectProject looks at dir for a Django project (manage.py) and a git
@@ -61,23 +82,71 @@ func DetectProject(ctx context.Context, dir string) StarterProject {
 	pkg, _, _ := strings.Cut(p.Settings, ".")
 	p.WSGIPath = pkg + "/wsgi.py"
 	p.Postgres = usesPostgres(dir, p.Settings)
+	p.Env = settingsEnv(dir, p.Settings)
+	p.HealthPath = "/admin/login/"
+	if routesRoot(dir, p.Settings) {
+		p.HealthPath = "/"
+	}
 	url, branch := gitInfo(dir)
 	p.Repo, p.Branch = cmp.Or(url, p.Repo), cmp.Or(branch, p.Branch)
 	return p
 }
 
-// usesPostgres reports whether the settings module (a file, or a package
-// of files) names Django's PostgreSQL backend.
-func usesPostgres(dir, module string) bool {
+// settingsSources are the settings module's files: a module, or a package
+// of them.
+func settingsSources(dir, module string) [][]byte {
 	base := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(module, ".", "/")))
 	files, _ := filepath.Glob(filepath.Join(base, "*.py"))
-	files = append(files, base+".py")
-	for _, f := range files {
-		if src, err := os.ReadFile(f); err == nil && bytes.Contains(src, []byte("django.db.backends.postgresql")) {
-			return true
+	var out [][]byte
+	for _, f := range append(files, base+".py") {
+		if src, err := os.ReadFile(f); err == nil {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// settingsEnv are the variables the settings read as os.environ["NAME"],
+// in the order they appear, each once.
+func settingsEnv(dir, module string) []StarterEnv {
+	taken := append([]string{"settings", "port", "database_url"}, BuiltinVars()...)
+	var out []StarterEnv
+	seen := map[string]bool{"DJANGO_SETTINGS_MODULE": true, "DATABASE_URL": true}
+	for _, src := range settingsSources(dir, module) {
+		for _, m := range requiredEnv.FindAllSubmatch(src, -1) {
+			name := string(m[1])
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			v := strings.ToLower(name)
+			if slices.Contains(taken, v) {
+				v = "env_" + v
+			}
+			out = append(out, StarterEnv{Name: name, Var: v, Secret: secretish.MatchString(name)})
+		}
+	}
+	return out
+}
+
+// routesRoot reports whether the project's root URLconf routes "/".
+func routesRoot(dir, module string) bool {
+	for _, src := range settingsSources(dir, module) {
+		if m := rootURLConf.FindSubmatch(src); m != nil {
+			file := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(string(m[1]), ".", "/"))+".py")
+			urls, err := os.ReadFile(file)
+			return err == nil && rootRoute.Match(urls)
 		}
 	}
 	return false
+}
+
+// usesPostgres reports whether the settings module (a file, or a package
+// of files) names Django's PostgreSQL backend.
+func usesPostgres(dir, module string) bool {
+	return slices.ContainsFunc(settingsSources(dir, module), func(src []byte) bool {
+		return bytes.Contains(src, []byte("django.db.backends.postgresql"))
+	})
 }
 
 // gitInfo reads the git repository holding dir, if any: remote origin's
@@ -135,7 +204,7 @@ func Starter(p StarterProject) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	err = t.Execute(&buf, map[string]any{"Postgres": p.Postgres,
+	err = t.Execute(&buf, map[string]any{"Postgres": p.Postgres, "Env": p.Env, "HealthPath": p.HealthPath,
 		"Name": p.Name, "NameTOML": tomlString(p.Name), "RepoTOML": tomlString(p.Repo),
 		"BranchTOML": tomlString(p.Branch), "SettingsTOML": tomlString(p.Settings), "WSGIPath": p.WSGIPath,
 		"WSGIModuleTOML": tomlString(strings.TrimSuffix(strings.ReplaceAll(p.WSGIPath, "/", "."), ".py")),

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +107,53 @@ func TestStarterSQLiteAndPostgres(t *testing.T) {
 		case !tt.postgres && (!hasDB || migrate.Once || url != nil):
 			t.Errorf("sqlite: shared %v, migrate once %v, var %+v", df.App.Shared, migrate.Once, url)
 		}
+	}
+}
+
+// Settings that cannot do without an environment variable get it from
+// this machine's environment, as a secret when it looks like one, through
+// [app] env; a project that routes "/" has its home page health-checked.
+func TestStarterReadsWhatTheSettingsNeed(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"manage.py":        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'blog.settings')\n",
+		"blog/settings.py": "import os\nSECRET_KEY = os.environ['DJANGO_SECRET_KEY']\nREGION = os.environ[\"REGION\"]\nDEBUG = os.environ.get('DJANGO_DEBUG') == '1'\nPORT = os.environ['PORT']\nROOT_URLCONF = 'blog.urls'\nAGAIN = os.environ['REGION']\n",
+		"blog/urls.py":     "from django.urls import path\nurlpatterns = [path('', home)]\n",
+	}
+	for name, text := range files {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := DetectProject(context.Background(), dir)
+	want := []StarterEnv{{"DJANGO_SECRET_KEY", "django_secret_key", true}, {"REGION", "region", false}, {"PORT", "env_port", false}}
+	if !slices.Equal(p.Env, want) || p.HealthPath != "/" {
+		t.Fatalf("env %+v, health %q; want %+v and /", p.Env, p.HealthPath, want)
+	}
+	data, err := Starter(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, err := Parse("Deployfile", data, LoadOptions{})
+	if err != nil {
+		t.Fatalf("the starter does not load: %v\n%s", err, data)
+	}
+	if v := df.Vars["django_secret_key"]; v == nil || !v.Secret || v.Env != "DJANGO_SECRET_KEY" {
+		t.Errorf("django_secret_key: %+v", v)
+	}
+	if v := df.Vars["region"]; v == nil || v.Secret || v.Env != "REGION" {
+		t.Errorf("region: %+v", v)
+	}
+	if df.App.Env["DJANGO_SECRET_KEY"] != "{{django_secret_key}}" || df.App.Env["PORT"] != "{{env_port}}" {
+		t.Errorf("[app] env: %v", df.App.Env)
+	}
+	if !strings.Contains(string(data), `127.0.0.1:{{port}}/" }`) {
+		t.Errorf("the health check does not ask for the home page:\n%s", data)
+	}
+	// No route for "/": the admin's login page.
+	os.WriteFile(filepath.Join(dir, "blog/urls.py"), []byte("urlpatterns = [path('admin/', admin.site.urls)]\n"), 0o644)
+	if p := DetectProject(context.Background(), dir); p.HealthPath != "/admin/login/" {
+		t.Errorf("health %q without a home page", p.HealthPath)
 	}
 }
