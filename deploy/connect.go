@@ -139,6 +139,10 @@ func (e *ConnectError) Error() string {
 			addr, why = a, r
 		}
 	}
+	var dns *net.DNSError
+	if errors.As(e.Err, &dns) && dns.IsNotFound {
+		why = fmt.Sprintf("no such host %q: neither the ssh_config read (~/.ssh/config, or --ssh-config FILE) names it as a Host with a HostName, nor DNS knows it", dns.Name)
+	}
 	if addr == "" || addr == e.Host {
 		return fmt.Sprintf("connect to %s: %s", e.Host, why)
 	}
