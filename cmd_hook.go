@@ -104,7 +104,7 @@ func (o *HookOptions) repo() (*tasks.Repo, error) {
 	}
 	repo, err := tasks.OpenRepo(filepath.Dir(abs))
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error()}
 	}
 	return repo, nil
 }
@@ -133,7 +133,7 @@ func hookInstallRun(_ context.Context, opts *HookOptions) error {
 	}
 	hook, chained, err := repo.InstallHook(tasks.HookOptions{Binary: bin, Deployfile: file, Task: opts.Task, Force: opts.Force})
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	out := opts.IO.Out
 	fmt.Fprintf(out, "%s %s: every git push runs the task %s first\n", opts.Style().Green("installed"), hook, opts.Task)
@@ -150,7 +150,7 @@ func hookUninstallRun(_ context.Context, opts *HookOptions) error {
 	}
 	restored, err := repo.UninstallHook()
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	if restored != "" {
 		fmt.Fprintf(opts.IO.Out, "removed deploy's pre-push hook; restored the previous one at %s\n", restored)
@@ -166,7 +166,7 @@ func hookUninstallRun(_ context.Context, opts *HookOptions) error {
 func hookPrePushRun(ctx context.Context, opts *HookOptions) error {
 	refs, err := tasks.ReadPushedRefs(opts.PushedRefs)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	pushes := 0
 	for _, r := range refs {

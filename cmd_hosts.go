@@ -48,7 +48,7 @@ func hostsRun(_ context.Context, opts *HostsOptions) error {
 	}
 	defer conns.Close()
 	if err := ui.WriteHosts(opts.IO.Out, opts.Style(), df, opts.Group, opts.JSON, endpoints(df, conns)); err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	return nil
 }

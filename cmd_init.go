@@ -38,7 +38,7 @@ func NewCmdInit(f *Factory, runF func(context.Context, *InitOptions) error) *cli
 func initRun(ctx context.Context, opts *InitOptions) error {
 	if err := config.Init(ctx, opts.File); err != nil {
 		if errors.Is(err, config.ErrExists) {
-			return usageError{err.Error()}
+			return usageError{msg: err.Error()}
 		}
 		return fmt.Errorf("init: %w", err)
 	}

@@ -54,10 +54,10 @@ func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
 	if df.Confirm(t.Name) && !opts.Yes && !opts.DryRun { // a dry run changes nothing
 		ok, err := opts.IO.Confirm(fmt.Sprintf("Roll back %s (%s)? [y/N] ", t.Name, tasks.Plural(len(t.Hosts), "host")))
 		if err != nil {
-			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", t.Name)
+			return refusef("%s asks for confirmation and there is no terminal to ask on: pass --yes", t.Name)
 		}
 		if !ok {
-			return usagef("not confirmed; nothing was changed")
+			return refusef("not confirmed; nothing was changed")
 		}
 	}
 	res, err := opts.Runner(t, opts.Printer(t.Hosts)).Rollback(ctx, df.App.DefaultTask, t.Hosts, opts.To)

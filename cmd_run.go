@@ -150,10 +150,10 @@ func runTask(ctx context.Context, s *Session, df *config.Deployfile, task, targe
 	if df.Confirm(target) && !s.Yes && !s.DryRun {
 		ok, err := s.IO.Confirm(fmt.Sprintf("Run %s on %s (%s: %s)? [y/N] ", task, target, tasks.Plural(len(t.Hosts), "host"), hostList(t.Hosts)))
 		if err != nil {
-			return usagef("%s asks for confirmation and there is no terminal to ask on: pass --yes", target)
+			return refusef("%s asks for confirmation and there is no terminal to ask on: pass --yes", target)
 		}
 		if !ok {
-			return usagef("not confirmed; nothing was run")
+			return refusef("not confirmed; nothing was run")
 		}
 	}
 	res, err := s.TaskRunner(t, s.Printer(t.Hosts)).Run(ctx, task, t.Hosts)
@@ -169,7 +169,7 @@ func runResult(s *Session, res *deploy.RunResult, err error) error {
 	var missing *deploy.MissingEnvError
 	switch {
 	case errors.As(err, &refused):
-		return usageError{err.Error()}
+		return usageError{msg: err.Error(), refusal: true}
 	case errors.As(err, &missing):
 		for _, line := range strings.Split(missing.Error(), "\n") {
 			fmt.Fprintf(s.IO.ErrOut, "%s %s\n", s.ErrStyle().Red("deploy:"), line)

@@ -66,10 +66,10 @@ func unlockRun(ctx context.Context, opts *UnlockOptions) error {
 	if !opts.Yes {
 		ok, err := opts.IO.Confirm(fmt.Sprintf("Remove the lock from %s? Only do so if that deploy is dead. [y/N] ", tasks.Plural(len(held), "host")))
 		if err != nil {
-			return usagef("unlock asks for confirmation and there is no terminal to ask on: pass --yes")
+			return refusef("unlock asks for confirmation and there is no terminal to ask on: pass --yes")
 		}
 		if !ok {
-			return usagef("not confirmed; the locks are kept")
+			return refusef("not confirmed; the locks are kept")
 		}
 	}
 	if _, err := runner.Unlock(ctx, t.Hosts, true); err != nil {

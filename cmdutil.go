@@ -18,15 +18,26 @@ type exitStatus int
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError is a mistake on the command line: exit 2.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	// refusal: the command line was right, and what it asked for is
+	// refused (not confirmed, the work tree, the Deployfile): exit 2, with
+	// no pointer to `deploy help`.
+	refusal bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
+
+// refusef is a refusal: exit 2, its message the whole story.
+func refusef(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...), refusal: true}
+}
 
 // usageErr makes urfave/cli's complaints about a command's flags usage
 // errors.
-func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{flagFix(err.Error())} }
+func usageErr(_ *cli.Context, err error, _ bool) error { return usageError{msg: flagFix(err.Error())} }
 
 // flagValue is the flag package's error for a value it cannot parse.
 var flagValue = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): parse error$`)

@@ -25,7 +25,9 @@ func TestDryRunsDoNotConfirm(t *testing.T) {
 		}
 	}
 	// A real rollback still asks, and with no terminal refuses.
-	if code, out, errOut := runCLI(t, "--no-color", "-f", file, "rollback", "prod"); code != exitUsage || !strings.Contains(errOut, "asks for confirmation") {
+	// A refusal, not a mistyped command: no pointer to deploy help.
+	if code, out, errOut := runCLI(t, "--no-color", "-f", file, "rollback", "prod"); code != exitUsage || !strings.Contains(errOut, "asks for confirmation") ||
+		strings.Contains(errOut, "deploy help") {
 		t.Errorf("rollback prod: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -158,7 +158,7 @@ func (s *Session) ConnectForOne(df *config.Deployfile, target string) (*Target, 
 func (s *Session) connect(df *config.Deployfile, target string, set deploy.SSHSettings) (*Target, error) {
 	hosts, err := df.Resolve(target)
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error()}
 	}
 	return s.connectTo(df, target, hosts, set)
 }

@@ -102,6 +102,7 @@ func runStreams(ctx context.Context, args []string, ios *IOStreams) int {
 	asJSON := slices.Contains(args, "--json")
 
 	var list config.ErrorList
+	var usage usageError
 	switch {
 	case errors.As(err, &list):
 		if asJSON {
@@ -109,8 +110,11 @@ func runStreams(ctx context.Context, args []string, ios *IOStreams) int {
 		}
 		ui.WriteErrors(stderr, st, list)
 		return exitUsage
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "%s %v\n%s\n", st.Red("deploy:"), err, st.Faint("Run `deploy help` for usage."))
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "%s %v\n", st.Red("deploy:"), err)
+		if !usage.refusal {
+			fmt.Fprintln(stderr, st.Faint("Run `deploy help` for usage."))
+		}
 		return exitUsage
 	}
 	// urfave/cli's own errors (a bad flag, an unknown help topic) are
@@ -159,7 +163,7 @@ func newApp(f *Factory) *cli.App {
 		// Exit codes are decided in run(), in one place.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{flagFix(err.Error())}
+			return usageError{msg: flagFix(err.Error())}
 		},
 		Flags:  globalFlags(),
 		Action: newDefaultAction(f, nil),

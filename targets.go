@@ -125,7 +125,7 @@ func (s *Session) connectAdHoc(df *config.Deployfile, none bool, target, hostLis
 			return nil, usagef("there is no %s, so %q must be a host: write it as user@%s or %s:22, or name an ssh_config alias with -H %s "+
 				"(or write a Deployfile with groups: deploy init)", strings.TrimSuffix(df.File, " (none)"), target, target, target, target)
 		}
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error()}
 	}
 	set := s.sshSettings()
 	set.OneCommand = true
