@@ -107,7 +107,7 @@ func TestSuperbookStatusRecoveryAndRollback(t *testing.T) {
 		t.Errorf("the rollback ran no health check:\n%s", out)
 	}
 	// It says where each host goes, and the journal has the commit.
-	if !regexp.MustCompile(`web1\s+\| back to \S+-` + sha1[:7] + ` \(commit ` + sha1[:7] + `\), from \S+-` + sha2[:7]).MatchString(out) {
+	if !regexp.MustCompile(`web1\s+\| rollback target \S+-` + sha1[:7] + ` \(commit ` + sha1[:7] + `\); in use now: \S+-` + sha2[:7]).MatchString(out) {
 		t.Errorf("the rollback does not say where web1 goes:\n%s", out)
 	}
 	if !strings.Contains(sb.journal(t, "web1"), `"to_sha":"`+sha1+`"`) {

@@ -60,8 +60,9 @@ func (r *Runner) Rollback(ctx context.Context, task string, hosts []*config.Host
 			}
 			r.rollbackTo[h.Name] = target
 			keep = append(keep, h)
-			// Where it goes, said before anything switches (and in a plan).
-			line := fmt.Sprintf("back to %s (commit %s), from %s", target.Name, shortSHA(target.SHA), orNone(hr.st.Current))
+			// Where it would go, said before anything switches (and in a
+			// plan); what it did is the summary's, read back from the host.
+			line := fmt.Sprintf("rollback target %s (commit %s); in use now: %s", target.Name, short(target.SHA), orNone(hr.st.Current))
 			r.Printer.Event(Event{Time: time.Now(), Type: EventOutput, Host: h.Name, Stream: "stdout", Line: line})
 		}
 		if len(problems) > 0 {
@@ -87,5 +88,3 @@ func sameCommit(to map[string]tasks.Release) string {
 	}
 	return sha
 }
-
-func shortSHA(sha string) string { return sha[:min(7, len(sha))] }

@@ -55,6 +55,10 @@ func (healthcheckStep) Probe(env *Env) string {
 	if url == "" || env.App == nil {
 		return ""
 	}
+	noted := "/dev/null" // no deploy root: no release noted a name
+	if env.App.Path != "" {
+		noted = strings.TrimSuffix(env.App.Path, "/") + "/current/" + allowedHostFile
+	}
 	return fmt.Sprintf(`url=%s
 host=%s
 [ -n "$host" ] || host=$(cat %s 2>/dev/null || true)
@@ -64,7 +68,7 @@ trap 'rm -f "$hdr" "$body" "$err"' EXIT
 code=$(fetch)
 [ "$code" != 000 ] || { cat "$err" >&2; exit 1; }
 case "$code" in [23]??) cat "$body" ;; *) echo "HTTP $code: $(head -c 200 "$body")" >&2; exit 1 ;; esac`,
-		q(url), q(withString(env, "host")), q(strings.TrimSuffix(env.App.Path, "/")+"/current/"+allowedHostFile),
+		q(url), q(withString(env, "host")), q(noted),
 		fetchFunc(env.App.Python))
 }
 
