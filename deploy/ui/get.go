@@ -31,7 +31,7 @@ type GetTextPrinter struct {
 	out     io.Writer
 	errOut  io.Writer
 	style   Style
-	width   int
+	hosts   hostPrefix
 	verbose bool
 	skipped map[string]int // per host, to show only the first few
 }
@@ -42,16 +42,11 @@ const shownSkips = 10
 
 // NewGetTextPrinter prints for people; hosts are the names to align.
 func NewGetTextPrinter(out, errOut io.Writer, st Style, hosts []string, verbose bool) *GetTextPrinter {
-	p := &GetTextPrinter{out: out, errOut: errOut, style: st, verbose: verbose, skipped: map[string]int{}}
-	for _, h := range hosts {
-		p.width = max(p.width, len(h))
-	}
-	return p
+	return &GetTextPrinter{out: out, errOut: errOut, style: st, hosts: newHostPrefix(hosts, st), verbose: verbose,
+		skipped: map[string]int{}}
 }
 
-func (p *GetTextPrinter) prefix(host string) string {
-	return host + strings.Repeat(" ", max(0, p.width-len(host))) + " " + p.style.Faint("|") + " "
-}
+func (p *GetTextPrinter) prefix(host string) string { return p.hosts.of(host) }
 
 func (p *GetTextPrinter) GetEvent(e deploy.GetEvent) {
 	p.mu.Lock()

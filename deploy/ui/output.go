@@ -42,8 +42,7 @@ type TextPrinter struct {
 	out    io.Writer
 	errOut io.Writer
 	style  Style
-	width  int // of the widest host name, to align the prefixes
-	colour map[string]*color.Color
+	hosts  hostPrefix
 	steps  stepTracker
 }
 
@@ -53,22 +52,36 @@ var hostColours = [...]color.Attribute{color.FgCyan, color.FgGreen, color.FgYell
 
 // NewTextPrinter prints for people; hosts are the names to align.
 func NewTextPrinter(out, errOut io.Writer, st Style, hosts []string) *TextPrinter {
-	p := &TextPrinter{out: out, errOut: errOut, style: st, colour: map[string]*color.Color{}}
-	for i, h := range hosts {
-		p.width = max(p.width, len(h))
-		c := color.New(hostColours[i%len(hostColours)])
-		c.EnableColor()
-		p.colour[h] = c
-	}
-	return p
+	return &TextPrinter{out: out, errOut: errOut, style: st, hosts: newHostPrefix(hosts, st)}
 }
 
-func (p *TextPrinter) prefix(host string) string {
-	pad := host + strings.Repeat(" ", max(0, p.width-len(host)))
-	if c := p.colour[host]; c != nil && p.style.Enabled() {
+func (p *TextPrinter) prefix(host string) string { return p.hosts.of(host) }
+
+// hostPrefix is what starts a host's lines, "web1  | ": its name padded
+// to the widest, in a colour of its own on a terminal.
+type hostPrefix struct {
+	style  Style
+	width  int
+	colour map[string]*color.Color
+}
+
+func newHostPrefix(hosts []string, st Style) hostPrefix {
+	h := hostPrefix{style: st, colour: map[string]*color.Color{}}
+	for i, name := range hosts {
+		h.width = max(h.width, len(name))
+		c := color.New(hostColours[i%len(hostColours)])
+		c.EnableColor()
+		h.colour[name] = c
+	}
+	return h
+}
+
+func (h hostPrefix) of(host string) string {
+	pad := host + strings.Repeat(" ", max(0, h.width-len(host)))
+	if c := h.colour[host]; c != nil && h.style.Enabled() {
 		pad = c.Sprint(pad)
 	}
-	return pad + " " + p.style.Faint("|") + " "
+	return pad + " " + h.style.Faint("|") + " "
 }
 
 func (p *TextPrinter) Event(e deploy.Event) {
